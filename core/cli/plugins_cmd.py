@@ -1,0 +1,57 @@
+"""``matforge plugins``: the installed plugins, their versions, status and components."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "plugins",
+        help="list installed plugins with version, status and components",
+        description="List installed matforge plugins (entry-point group 'matforge.plugins'). "
+        "Loads each plugin's small hook module, never its model code.",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from matforge.registry import registry
+
+    statuses = registry.plugins()
+    if args.json:
+        import json
+
+        print(json.dumps([
+            {
+                "plugin": s.name,
+                "distribution": s.spec.distribution,
+                "version": s.spec.version,
+                "status": s.status,
+                "components": s.components,
+                "error": s.error,
+            }
+            for s in statuses
+        ], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="matforge plugins")
+    for column in ("plugin", "distribution", "version", "status", "components"):
+        table.add_column(column, overflow="fold")
+    styles = {"ok": "green", "disabled": "yellow"}
+    for s in statuses:
+        detail = ", ".join(s.components) if s.components else "-"
+        if s.error:
+            detail = f"{detail}\n[red]{s.error}[/red]" if s.components else f"[red]{s.error}[/red]"
+        table.add_row(
+            s.name,
+            s.spec.distribution or "-",
+            s.spec.version or "-",
+            f"[{styles.get(s.status, 'red')}]{s.status}[/]",
+            detail,
+        )
+    Console().print(table)
+    return 0 if all(s.status in ("ok", "disabled") for s in statuses) else 1

@@ -1,0 +1,1 @@
+"""Small datasets shipped inside the package (see ``catalog``)."""

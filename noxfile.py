@@ -1,0 +1,99 @@
+"""Development sessions: ``nox`` runs lint, tests and tests-dgl (the README's test command).
+
+* ``tests``      core + every plugin installed from this checkout (not editable), all tests,
+                 slow ones included.
+* ``tests-dgl``  the DGL backend on the only stack DGL 2.1.0 loads with (python 3.11,
+                 torch 2.2.1, numpy<2, torchdata<0.10, vesin 0.4.2): graph and graph-model
+                 tests, native vs DGL.
+* ``lint``       ruff.
+* ``demo``       the README's main job: train EGNN on the EMT IS2RE devset, print metrics.
+* ``bench``      benchmarks/, each printing its ratio against the peer measured in the run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "tests", "tests-dgl"]
+nox.options.default_venv_backend = "venv"
+
+PLUGINS = ["graph", "pointcloud", "egnn", "megnet", "gala"]
+# A torch pin that pip finds without a multi-GB download on our machines; any torch>=2.0
+# works for users.
+TORCH = os.environ.get("MATFORGE_TORCH", "torch==2.13.0")
+DGL_STACK = [
+    "torch==2.2.1",
+    "numpy<2",
+    "dgl==2.1.0",
+    "torchdata==0.7.1",
+    "vesin==0.4.2",
+    "pandas",
+    "pydantic",
+]
+
+
+def _install_project(session: nox.Session, *extra: str, core_extras: str = "test") -> None:
+    local = [f".[{core_extras}]", *[f"./plugins/{p}" for p in PLUGINS]]
+    session.install(*local, *extra)
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """ruff check over the whole repository."""
+    session.run("python", "-m", "pip", "install", "--quiet", "ruff>=0.5", external=True)
+    session.run("python", "-m", "ruff", "check", ".", external=True)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Every test, slow ones included: ``nox -s tests -- -m 'not slow'`` to skip those."""
+    session.install(TORCH)
+    _install_project(session, "torch_geometric")
+    session.run("pytest", *session.posargs, env={"OMP_NUM_THREADS": "2"})
+
+
+@nox.session(name="tests-dgl", python="3.11")
+def tests_dgl(session: nox.Session) -> None:
+    """Graph tests on the DGL backend (CPU only: DGL's PyPI wheels stop at torch 2.2.1)."""
+    session.install(*DGL_STACK)
+    _install_project(session, *DGL_STACK)
+    session.run(
+        "pytest",
+        "plugins/graph",
+        "plugins/egnn",
+        "plugins/megnet",
+        "-m",
+        "not slow",
+        *session.posargs,
+        env={"MATFORGE_TEST_DGL": "1", "OMP_NUM_THREADS": "2"},
+    )
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Train EGNN on the EMT IS2RE devset for a few CPU epochs, then print the metrics table."""
+    session.install(TORCH)
+    _install_project(session, core_extras="plot")
+    session.run("python", "scripts/demo.py", *session.posargs, env={"OMP_NUM_THREADS": "2"})
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks; each prints matforge vs the peer measured in the same run."""
+    session.install(TORCH)
+    _install_project(session, "ase")
+    for script in sorted(os.listdir("benchmarks")):
+        if script.startswith("bench_") and script.endswith(".py"):
+            session.run("python", f"benchmarks/{script}", *session.posargs, env={"OMP_NUM_THREADS": "1"})
+
+
+@nox.session(name="bench-dgl", python="3.11")
+def bench_dgl(session: nox.Session) -> None:
+    """Benchmarks that compare the native graph ops and models with DGL's kernels."""
+    session.install(*DGL_STACK)
+    _install_project(session, *DGL_STACK, "ase")
+    for script in sorted(os.listdir("benchmarks")):
+        if script.startswith("dgl_") and script.endswith(".py"):
+            session.run("python", f"benchmarks/{script}", *session.posargs, env={"OMP_NUM_THREADS": "1"})
