@@ -1,0 +1,1 @@
+"""matforge.testing: checks any backbone can be run through (the contract kit)."""
