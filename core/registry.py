@@ -256,14 +256,26 @@ class Registry:
         with self._lock:
             table = self._kinds[entry.kind]
             for key in (entry.name, *entry.aliases):
+                conflict = self._conflicts.get((entry.kind, key))
+                if override:
+                    self._conflicts.pop((entry.kind, key), None)
+                    continue
+                if conflict:
+                    conflict.append(entry)
+                    raise DuplicateNameError(_duplicate_message(entry.kind, key, conflict[0], entry))
                 existing_name = self._aliases[entry.kind].get(key, key)
                 existing = table.get(existing_name)
-                if existing is None or override:
+                if existing is None:
                     continue
                 if during_discovery:
                     # Two plugins claim one name: neither wins silently. The name stays
                     # unusable until one is removed, disabled or registers with override.
-                    self._conflicts.setdefault((entry.kind, key), [existing]).append(entry)
+                    self._conflicts[(entry.kind, key)] = [existing, entry]
+                    if key in self._aliases[entry.kind]:
+                        del self._aliases[entry.kind][key]
+                    else:
+                        del table[existing_name]
+                        self._drop_aliases_of(entry.kind, existing_name)
                     raise DuplicateNameError(_duplicate_message(entry.kind, key, existing, entry))
                 raise DuplicateNameError(
                     _duplicate_message(entry.kind, key, existing, entry)

@@ -20,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
     from matforge.registry import registry
 
     statuses = registry.plugins()
+    # Non-zero when a plugin is broken, so scripts and CI notice.
+    exit_code = 0 if all(s.status in ("ok", "disabled") for s in statuses) else 1
     if args.json:
         import json
 
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             }
             for s in statuses
         ], indent=2))
-        return 0
+        return exit_code
     from rich.console import Console
     from rich.table import Table
 
@@ -54,4 +56,4 @@ def run(args: argparse.Namespace) -> int:
             detail,
         )
     Console().print(table)
-    return 0 if all(s.status in ("ok", "disabled") for s in statuses) else 1
+    return exit_code

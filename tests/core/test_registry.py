@@ -1,0 +1,151 @@
+"""The registry on its own: registering, looking up, and the errors users see."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from matforge.registry import (
+    ComponentLoadError,
+    DuplicateNameError,
+    PluginNotInstalledError,
+    Registry,
+    UnknownKindError,
+    UnknownNameError,
+)
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry(discover=False)
+
+
+class Model:
+    """A model for tests."""
+
+
+def test_get_returns_the_registered_object(registry):
+    registry.register("model", "mlp", Model)
+    assert registry.get("model", "mlp") is Model
+
+
+def test_names_are_sorted_per_kind(registry):
+    registry.register("model", "zeta", Model)
+    registry.register("model", "alpha", Model)
+    registry.register("task", "beta", Model)
+    assert registry.names("model") == ["alpha", "zeta"]
+    assert registry.names("task") == ["beta"]
+
+
+def test_info_reports_provider_and_summary_from_docstring(registry):
+    registry.register("model", "mlp", Model)
+    info = registry.info("model", "mlp")
+    assert info.summary == "A model for tests."
+    assert info.plugin == "<user>"
+    assert info.target.endswith(":Model")
+
+
+def test_unknown_kind_lists_known_kinds_and_suggests(registry):
+    with pytest.raises(UnknownKindError, match=r"unknown component kind 'modle'.*Did you mean 'model'.*dataset, model, representation, task"):
+        registry.names("modle")
+
+
+def test_unknown_name_suggests_close_matches_and_lists_available(registry):
+    registry.register("model", "schnet", Model)
+    registry.register("model", "painn", Model)
+    with pytest.raises(UnknownNameError, match=r"unknown model 'shnet'\. Did you mean 'schnet'\?.*Available models: painn, schnet"):
+        registry.get("model", "shnet")
+
+
+def test_unknown_name_with_nothing_registered_says_so(registry):
+    with pytest.raises(UnknownNameError, match=r"\(none registered\)"):
+        registry.get("dataset", "anything")
+
+
+def test_known_plugin_name_says_which_package_to_install(registry):
+    with pytest.raises(PluginNotInstalledError, match=r"pip install matforge-egnn"):
+        registry.get("model", "egnn")
+
+
+def test_registering_a_taken_name_raises_and_names_both_providers(registry):
+    registry.register("model", "mlp", Model)
+    with pytest.raises(DuplicateNameError, match=r"registered twice.*override=True"):
+        registry.register("model", "mlp", object)
+    assert registry.get("model", "mlp") is Model
+
+
+def test_override_replaces_a_registration(registry):
+    registry.register("model", "mlp", Model)
+    registry.register("model", "mlp", dict, override=True)
+    assert registry.get("model", "mlp") is dict
+
+
+def test_aliases_resolve_to_the_component_and_clash_like_names(registry):
+    registry.register("task", "s2ef", Model, aliases=("energy-forces",))
+    assert registry.get("task", "energy-forces") is Model
+    assert registry.names("task") == ["s2ef"]
+    with pytest.raises(DuplicateNameError):
+        registry.register("task", "energy-forces", dict)
+
+
+def test_string_targets_are_imported_on_first_get_only(registry, monkeypatch):
+    module = types.ModuleType("fake_heavy_module")
+    module.Thing = Model
+    calls = []
+
+    def loader(name, *args, **kwargs):
+        calls.append(name)
+        return real_import(name, *args, **kwargs)
+
+    import importlib
+
+    real_import = importlib.import_module
+    monkeypatch.setitem(sys.modules, "fake_heavy_module", module)
+    monkeypatch.setattr(importlib, "import_module", loader)
+    registry.register("model", "lazy", "fake_heavy_module:Thing", summary="lazy thing")
+    assert registry.names("model") == ["lazy"]
+    assert registry.info("model", "lazy").summary == "lazy thing"
+    assert calls == []
+    assert registry.get("model", "lazy") is Model
+    assert calls == ["fake_heavy_module"]
+
+
+def test_a_target_that_fails_to_import_raises_a_load_error_naming_it(registry):
+    registry.register("model", "ghost", "no_such_module_anywhere:Ghost")
+    with pytest.raises(ComponentLoadError, match=r"model 'ghost'.*no_such_module_anywhere:Ghost.*ModuleNotFoundError"):
+        registry.get("model", "ghost")
+
+
+def test_a_malformed_string_target_is_refused_at_registration(registry):
+    with pytest.raises(ValueError, match="package.module:attribute"):
+        registry.register("model", "bad", "not_a_target")
+
+
+@pytest.mark.parametrize("name", ["", "Upper", "has space", "slash/name"])
+def test_names_must_be_simple_identifiers(registry, name):
+    with pytest.raises(ValueError):
+        registry.register("model", name, Model)
+
+
+def test_new_kinds_can_be_added(registry):
+    registry.add_kind("optimizer")
+    registry.register("optimizer", "lion", Model)
+    assert "optimizer" in registry.kinds()
+    assert ("optimizer", "lion") in registry
+
+
+def test_unregister_removes_name_and_aliases(registry):
+    registry.register("model", "mlp", Model, aliases=("perceptron",))
+    registry.unregister("model", "mlp")
+    assert ("model", "mlp") not in registry
+    assert ("model", "perceptron") not in registry
+
+
+def test_global_registry_holds_the_core_builtins():
+    import matforge
+
+    assert {"is2re", "s2ef", "property"} <= set(matforge.registry.names("task"))
+    assert "atoms" in matforge.registry.names("representation")
+    assert matforge.registry.info("task", "is2re").distribution == "matforge"
