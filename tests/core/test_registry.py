@@ -119,7 +119,7 @@ def test_a_target_that_fails_to_import_raises_a_load_error_naming_it(registry):
 
 
 def test_a_malformed_string_target_is_refused_at_registration(registry):
-    with pytest.raises(ValueError, match="package.module:attribute"):
+    with pytest.raises(ValueError, match=r"package\.module:attribute"):
         registry.register("model", "bad", "not_a_target")
 
 
