@@ -3,11 +3,22 @@
 Convention used everywhere in matforge: a pair ``(i, j, shift)`` means atom ``j`` in the
 periodic image ``shift`` (integer multiples of the lattice vectors) is within the cutoff of
 atom ``i``; its vector is ``r_ij = positions[j] - positions[i] + shift @ cell`` (Å).
+
+Periodic, partly periodic (slabs, wires) and non-periodic systems are supported, triclinic
+cells too, and cutoffs larger than the cell (an atom then meets several images of the same
+neighbour, and images of itself). The result is sorted by centre ``i``, then distance, then
+``j``, then shift, so it does not depend on the vesin version or on its internal order.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+#: Distances are compared at this resolution (Å) when ordering pairs, so that neighbours that
+#: are equally far by symmetry are ordered by index, not by floating-point noise.
+_DISTANCE_RESOLUTION = 1e-8
 
 
 def neighbor_pairs(
@@ -15,19 +26,126 @@ def neighbor_pairs(
     cell: np.ndarray | None,
     pbc: np.ndarray,
     cutoff: float,
+    *,
+    max_neighbors: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All ordered pairs within ``cutoff`` (Å), both directions, no self pair at zero shift.
 
+    Args:
+        positions: [N, 3] Å.
+        cell: [3, 3] Å, rows are lattice vectors; ``None`` (or anything) when no direction is
+            periodic. Rows along non-periodic directions are not used and may be zero.
+        pbc: [3] bool, periodic along each lattice vector.
+        cutoff: radius in Å (pairs with distance < cutoff are kept).
+        max_neighbors: keep at most this many neighbours per centre ``i``: the nearest, ties
+            broken by ``j`` then shift. The result is then no longer symmetric.
+
     Returns:
-        i [E] int64, j [E] int64, shifts [E, 3] int64, distances [E] float64 (Å).
+        i [E] int64 (centre), j [E] int64 (neighbour), shifts [E, 3] int64 (zero along
+        non-periodic directions), distances [E] float64 (Å); sorted by ``i``, distance, ``j``,
+        shift.
     """
+    positions = np.ascontiguousarray(positions, dtype=np.float64)
+    if positions.ndim != 2 or positions.shape[1] != 3:
+        raise ValueError(f"positions must have shape [N, 3], got {list(positions.shape)}")
+    pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+    if not cutoff > 0:
+        raise ValueError(f"cutoff must be a positive distance in Å, got {cutoff!r}")
+    if max_neighbors is not None and max_neighbors < 0:
+        raise ValueError(f"max_neighbors must be >= 0 or None, got {max_neighbors!r}")
+
+    if pbc.any():
+        if cell is None:
+            raise ValueError("cell is required when any direction of pbc is periodic")
+        box = np.asarray(cell, dtype=np.float64).reshape(3, 3)
+    else:
+        box = np.zeros((3, 3))
+    i, j, shifts, distances = _vesin_pairs(positions, box, pbc, float(cutoff))
+
+    order = _pair_order(i, j, shifts, distances)
+    i, j, shifts, distances = i[order], j[order], shifts[order], distances[order]
+    if max_neighbors is not None:
+        keep = _first_per_centre(i, max_neighbors)
+        i, j, shifts, distances = i[keep], j[keep], shifts[keep], distances[keep]
+    return i, j, shifts, distances
+
+
+def _pair_order(i: np.ndarray, j: np.ndarray, shifts: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Permutation sorting pairs by centre, distance (at fixed resolution), neighbour, shift."""
+    d_key = np.round(d / _DISTANCE_RESOLUTION).astype(np.int64)
+    # np.lexsort sorts by the last key first.
+    return np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], j, d_key, i))
+
+
+def _first_per_centre(i_sorted: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the first ``k`` pairs of each centre in an ``i``-sorted pair list."""
+    if len(i_sorted) == 0:
+        return np.zeros(0, dtype=bool)
+    starts = np.flatnonzero(np.r_[True, i_sorted[1:] != i_sorted[:-1]])
+    run_lengths = np.diff(np.r_[starts, len(i_sorted)])
+    rank = np.arange(len(i_sorted)) - np.repeat(starts, run_lengths)
+    return rank < k
+
+
+def _vesin_pairs(
+    positions: np.ndarray, box: np.ndarray, pbc: np.ndarray, cutoff: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from vesin import NeighborList
 
-    positions = np.ascontiguousarray(positions, dtype=np.float64)
-    pbc = np.asarray(pbc, dtype=bool)
-    box = np.zeros((3, 3)) if cell is None else np.asarray(cell, dtype=np.float64)
-    if not pbc.any():
-        box = np.zeros((3, 3))
-    nl = NeighborList(cutoff=float(cutoff), full_list=True)
-    i, j, s, d = nl.compute(points=positions, box=box, periodic=pbc.tolist() if pbc.any() else False, quantities="ijSd")
-    return i.astype(np.int64), j.astype(np.int64), s.astype(np.int64), d
+    nl = NeighborList(cutoff=cutoff, full_list=True)
+    if pbc.all() or not pbc.any() or _per_direction_pbc_supported():
+        periodic = bool(pbc[0]) if pbc.all() or not pbc.any() else pbc.tolist()
+        i, j, s, d = nl.compute(points=positions, box=box, periodic=periodic, quantities="ijSd")
+    else:
+        i, j, s, d = _padded_pairs(nl, positions, box, pbc, cutoff)
+    return (
+        np.asarray(i, dtype=np.int64),
+        np.asarray(j, dtype=np.int64),
+        np.asarray(s, dtype=np.int64).reshape(-1, 3),
+        np.asarray(d, dtype=np.float64),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _per_direction_pbc_supported() -> bool:
+    """Whether this vesin takes ``periodic=[a, b, c]`` and honours it (checked once, on a
+    two-atom slab small enough to need several images, against the padded construction)."""
+    from vesin import NeighborList
+
+    nl = NeighborList(cutoff=2.5, full_list=True)
+    points, box, pbc = np.array([[0.0, 0.0, 0.0], [0.3, 0.2, 1.0]]), np.eye(3), np.array([True, True, False])
+    try:
+        got = nl.compute(points=points, box=box, periodic=pbc.tolist(), quantities="ijS")
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    ref = _padded_pairs(nl, points, box, pbc, nl.cutoff)
+    return _pair_set(*got) == _pair_set(*ref[:3])
+
+
+def _pair_set(i, j, s) -> set[tuple[int, int, int, int, int]]:
+    return {(int(a), int(b), *map(int, c)) for a, b, c in zip(i, j, np.asarray(s).reshape(-1, 3))}
+
+
+def _padded_pairs(nl, positions: np.ndarray, box: np.ndarray, pbc: np.ndarray, cutoff: float):
+    """Partial pbc through a fully periodic box, for vesin builds that take one bool.
+
+    Each non-periodic lattice vector is replaced by a vector orthogonal to the periodic ones,
+    longer than the atoms' extent along it plus the cutoff: no image across it is then within
+    the cutoff, so every shift along it is zero and the other shifts keep their meaning.
+    """
+    periodic_rows = box[pbc]
+    normals = _orthonormal_complement(periodic_rows)
+    padded = box.copy()
+    for row, normal in zip(np.flatnonzero(~pbc), normals):
+        projection = positions @ normal
+        padded[row] = normal * (np.ptp(projection) + cutoff + 1.0)
+    return nl.compute(points=positions, box=padded, periodic=True, quantities="ijSd")
+
+
+def _orthonormal_complement(rows: np.ndarray) -> np.ndarray:
+    """[3 - k, 3] orthonormal vectors orthogonal to the k (independent) ``rows``."""
+    if len(rows) == 0:
+        return np.eye(3)
+    # The right-singular vectors of the zero singular values span the orthogonal complement.
+    _, _, vt = np.linalg.svd(np.vstack([rows, np.zeros((3 - len(rows), 3))]))
+    return vt[len(rows):]
