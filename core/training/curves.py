@@ -1,0 +1,56 @@
+"""Per-epoch learning curves read back from Lightning's CSV log (``logs/metrics.csv``)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import defaultdict
+from pathlib import Path
+
+#: metric → split → [(epoch, value), ...] sorted by epoch.
+Curves = dict[str, dict[str, list[tuple[int, float]]]]
+
+
+def read_curves(path: str | os.PathLike) -> Curves:
+    """Curves of every ``<split>/<metric>`` column of a Lightning CSV log.
+
+    Epoch-level values (``<name>`` or ``<name>_epoch``) are used as logged (the last value of
+    an epoch wins); a metric logged only per step (``<name>_step``) is averaged per epoch.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no CSV log at {path} (a run directory has logs/metrics.csv)")
+    epoch_values: dict[str, dict[int, float]] = defaultdict(dict)
+    step_values: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            epoch = _number(row.get("epoch"))
+            if epoch is None:
+                continue
+            for column, text in row.items():
+                value = _number(text)
+                if value is None or column in ("epoch", "step") or "/" not in column:
+                    continue
+                if column.endswith("_step"):
+                    step_values[column.removesuffix("_step")][int(epoch)].append(value)
+                else:
+                    epoch_values[column.removesuffix("_epoch")][int(epoch)] = value
+    for column, per_epoch in step_values.items():
+        if column not in epoch_values:
+            epoch_values[column] = {e: sum(v) / len(v) for e, v in per_epoch.items()}
+    curves: Curves = defaultdict(dict)
+    for column, per_epoch in epoch_values.items():
+        split, _, metric = column.partition("/")
+        curves[metric][split] = sorted(per_epoch.items())
+    return dict(curves)
+
+
+def _number(text: str | None) -> float | None:
+    if text is None or text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value

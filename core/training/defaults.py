@@ -1,0 +1,61 @@
+"""The loggers and callbacks every matforge run gets unless the configuration says otherwise:
+CSV logging (always), TensorBoard (when installed), best and last checkpoints, a rich
+progress bar. Usable from Python: ``Trainer(logger=default_loggers(run), ...)``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
+from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from matforge.training.rundir import RunDirectory
+
+
+def tensorboard_available() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None or importlib.util.find_spec("tensorboardX") is not None
+
+
+def default_loggers(run: RunDirectory) -> list[Logger]:
+    """CSV log at ``run/logs/metrics.csv`` plus TensorBoard at ``run/tensorboard`` if installed."""
+    loggers: list[Logger] = [CSVLogger(save_dir=run.path, name="logs", version="")]
+    if tensorboard_available():
+        loggers.append(TensorBoardLogger(save_dir=run.path, name="tensorboard", version="", default_hp_metric=False))
+    return loggers
+
+
+def checkpoint_callback(run: RunDirectory, monitor: str | None, mode: str = "min") -> ModelCheckpoint:
+    """``best.ckpt`` (lowest ``monitor``; the latest epoch when ``monitor`` is None) and ``last.ckpt``."""
+    return ModelCheckpoint(
+        dirpath=run.checkpoints,
+        filename="best",
+        monitor=monitor,
+        mode=mode,
+        save_top_k=1,
+        save_last=True,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+
+
+def default_callbacks(
+    run: RunDirectory | None,
+    monitor: str | None,
+    *,
+    progress_bar: bool = True,
+    checkpoints: bool = True,
+) -> list[Callback]:
+    """Rich progress bar and checkpoints, each only where the trainer's flags allow it."""
+    callbacks: list[Callback] = []
+    if progress_bar:
+        callbacks.append(RichProgressBar(leave=True))
+    if checkpoints and run is not None:
+        callbacks.append(checkpoint_callback(run, monitor))
+    return callbacks
+
+
+def flag_enabled(trainer_config: dict[str, Any], key: str) -> bool:
+    """Trainer flags such as ``enable_progress_bar`` default to on when left as None."""
+    return trainer_config.get(key) is not False

@@ -1,0 +1,125 @@
+"""PNG learning curves and parity plots with matplotlib (the ``plot`` extra)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from matforge.training.curves import Curves
+from matforge.training.predictions import SplitPredictions
+from matforge.training.table import order_metrics, order_splits
+
+
+class PlottingUnavailableError(RuntimeError):
+    """matplotlib is not installed."""
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ModuleNotFoundError as exc:
+        raise PlottingUnavailableError(
+            "plots need matplotlib, which is not installed: pip install 'matforge[plot]'"
+        ) from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_learning_curves(curves: Curves, path: str | os.PathLike, title: str | None = None) -> Path:
+    """One panel per metric (loss first), one line per split, epochs on the x axis."""
+    if not curves:
+        raise ValueError("no '<split>/<metric>' columns in the log: nothing to plot")
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    metrics = order_metrics(curves)
+    ncols = min(3, len(metrics))
+    nrows = math.ceil(len(metrics) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(5 * ncols, 3.6 * nrows), squeeze=False, layout="constrained"
+    )
+    for ax, metric in zip(axes.flat, metrics):
+        for split in order_splits(curves[metric]):
+            points = curves[metric][split]
+            epochs, values = zip(*points)
+            ax.plot(epochs, values, marker="o", markersize=3, label=split)
+        ax.set_title(metric)
+        ax.set_xlabel("epoch")
+        if _spans_decades(curves[metric]):
+            ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, plt, path)
+
+
+def plot_parity(
+    predictions: Sequence[SplitPredictions], quantity: str, path: str | os.PathLike, title: str | None = None
+) -> Path:
+    """Predicted vs reference ``energy`` (eV) or ``forces`` (eV/Å, every component), one
+    panel per split, with the MAE in the legend."""
+    if quantity not in ("energy", "forces"):
+        raise ValueError(f"quantity must be 'energy' or 'forces', got {quantity!r}")
+    panels = [p for p in predictions if quantity == "energy" or p.has_forces]
+    if not panels:
+        raise ValueError(f"no {quantity} predictions to plot")
+    plt = _pyplot()
+    unit = "eV" if quantity == "energy" else "eV/Å"
+    panels = sorted(panels, key=lambda p: order_splits([q.split for q in panels]).index(p.split))
+    ncols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(4.4 * ncols, 4.4 * nrows), squeeze=False, layout="constrained"
+    )
+    for ax, pred in zip(axes.flat, panels):
+        ref = np.ravel(getattr(pred, f"{quantity}_ref"))
+        est = np.ravel(getattr(pred, f"{quantity}_pred"))
+        mae = float(np.mean(np.abs(est - ref))) if ref.size else float("nan")
+        lo, hi = _limits(ref, est)
+        ax.plot([lo, hi], [lo, hi], color="grey", linewidth=1, linestyle="--", label="y = x")
+        ax.scatter(ref, est, s=6, alpha=0.5, label=f"MAE = {mae:.3f} {unit} (n={ref.size})")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"reference {quantity} ({unit})")
+        ax.set_ylabel(f"predicted {quantity} ({unit})")
+        ax.set_title(pred.split)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, plt, path)
+
+
+def _limits(*arrays: np.ndarray) -> tuple[float, float]:
+    values = np.concatenate([a for a in arrays if a.size]) if any(a.size for a in arrays) else np.zeros(1)
+    lo, hi = float(values.min()), float(values.max())
+    pad = 0.05 * (hi - lo) or 0.5
+    return lo - pad, hi + pad
+
+
+def _spans_decades(by_split: dict[str, list[tuple[int, float]]]) -> bool:
+    """Log scale for positive curves that span more than a factor of 20."""
+    values = [v for points in by_split.values() for _, v in points]
+    return min(values) > 0 and max(values) / min(values) > 20
+
+
+def _save(fig: Any, plt: Any, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

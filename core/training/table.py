@@ -1,0 +1,121 @@
+"""Evaluation tables shaped like the seed paper's Table 2: one row per metric, one column per
+split (train, val_id, val_ood_cat, val_ood_ads, val_ood_both, then any other split).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Column order of the paper's Table 2; other splits follow in the order they were given.
+TABLE2_SPLITS: tuple[str, ...] = ("train", "val_id", "val_ood_cat", "val_ood_ads", "val_ood_both")
+
+#: Row of the paper's S2EF column: energy MAE (eV) + force MAE (eV/Å), added when both exist.
+ENERGY_FORCE_SUM = "energy+force_mae"
+
+_METRIC_ORDER = ("loss", "energy", "per_atom", ENERGY_FORCE_SUM, "force", "stress")
+
+
+@dataclass
+class MetricsTable:
+    """Metric values by row (metric) and column (split); missing cells are ``None``."""
+
+    splits: list[str]
+    metrics: list[str]
+    values: dict[str, dict[str, float]] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_logged(cls, logged: Mapping[str, float], meta: Mapping[str, Any] | None = None) -> MetricsTable:
+        """Build from Lightning's logged metrics ``{"<split>/<metric>": value}``.
+
+        Keys without a ``/`` are ignored; Lightning's ``_epoch`` suffix is dropped.
+        """
+        values: dict[str, dict[str, float]] = {}
+        seen_splits: list[str] = []
+        for key, value in logged.items():
+            split, sep, metric = key.partition("/")
+            if not sep:
+                continue
+            metric = metric.removesuffix("_epoch")
+            if metric.endswith("_step"):
+                continue
+            values.setdefault(metric, {})[split] = float(value)
+            if split not in seen_splits:
+                seen_splits.append(split)
+        for split in seen_splits:
+            energy = values.get("energy_mae", {}).get(split)
+            force = values.get("force_mae", {}).get(split)
+            if energy is not None and force is not None:
+                values.setdefault(ENERGY_FORCE_SUM, {})[split] = energy + force
+        return cls(order_splits(seen_splits), order_metrics(values), values, dict(meta or {}))
+
+    def cell(self, metric: str, split: str) -> float | None:
+        return self.values.get(metric, {}).get(split)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.meta,
+            "columns": list(self.splits),
+            "rows": {m: {s: self.cell(m, s) for s in self.splits} for m in self.metrics},
+        }
+
+    def write_json(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
+
+    def write_csv(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["metric", *self.splits])
+            for metric in self.metrics:
+                writer.writerow([metric, *(_csv_value(self.cell(metric, s)) for s in self.splits)])
+        return path
+
+    def render(self, title: str | None = None) -> Any:
+        """A :class:`rich.table.Table` for printing."""
+        from rich.table import Table
+
+        table = Table(title=title)
+        table.add_column("metric")
+        for split in self.splits:
+            table.add_column(split, justify="right")
+        for metric in self.metrics:
+            table.add_row(metric, *(_text_value(self.cell(metric, s)) for s in self.splits))
+        return table
+
+
+def order_splits(splits: Iterable[str]) -> list[str]:
+    """Table 2's columns first, in its order, then the others as given."""
+    given = list(dict.fromkeys(splits))
+    return [s for s in TABLE2_SPLITS if s in given] + [s for s in given if s not in TABLE2_SPLITS]
+
+
+def order_metrics(metrics: Iterable[str]) -> list[str]:
+    """Loss, energy, per-atom, energy+force, force, stress, then the rest; stable within groups."""
+
+    def group(name: str) -> int:
+        for rank, prefix in enumerate(_METRIC_ORDER):
+            if name.startswith(prefix):
+                return rank
+        return len(_METRIC_ORDER)
+
+    return sorted(dict.fromkeys(metrics), key=group)
+
+
+def _csv_value(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def _text_value(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"

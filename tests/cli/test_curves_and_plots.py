@@ -1,0 +1,70 @@
+"""Learning curves from Lightning's CSV log, prediction files and the PNG plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matforge.training.curves import read_curves
+from matforge.training.predictions import SplitPredictions, load_all
+
+CSV = """epoch,step,train/loss_step,train/loss_epoch,val_id/loss,val_id/energy_mae,train/energy_mae_step
+0,0,4.0,,,,1.0
+0,1,2.0,,,,3.0
+0,1,,,1.5,0.9,
+0,1,,3.0,,,
+1,2,1.0,,,,0.5
+1,3,1.0,,,,0.5
+1,3,,,1.2,0.7,
+1,3,,1.0,,,
+"""
+
+
+def test_curves_per_epoch(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text(CSV)
+    curves = read_curves(path)
+    assert curves["loss"]["train"] == [(0, 3.0), (1, 1.0)]
+    assert curves["loss"]["val_id"] == [(0, 1.5), (1, 1.2)]
+    # logged per step only: averaged per epoch
+    assert curves["energy_mae"]["train"] == [(0, 2.0), (1, 0.5)]
+    assert curves["energy_mae"]["val_id"] == [(0, 0.9), (1, 0.7)]
+
+
+def test_missing_log_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"logs/metrics\.csv"):
+        read_curves(tmp_path / "nope.csv")
+
+
+def test_predictions_round_trip_and_shape_check(tmp_path):
+    pred = SplitPredictions("val_id", np.arange(3.0), np.arange(3.0) + 1, np.zeros((5, 3)), np.ones((5, 3)))
+    pred.save(tmp_path)
+    (loaded,) = load_all(tmp_path)
+    assert loaded.split == "val_id" and loaded.has_forces
+    np.testing.assert_array_equal(loaded.forces_ref, np.ones((5, 3)))
+    with pytest.raises(ValueError, match="reference energies"):
+        SplitPredictions("x", np.zeros(2), np.zeros(3))
+
+
+def test_plots_are_pngs(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matforge.training.plotting import plot_learning_curves, plot_parity
+
+    (tmp_path / "metrics.csv").write_text(CSV)
+    curves_png = plot_learning_curves(read_curves(tmp_path / "metrics.csv"), tmp_path / "curves.png")
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=20)
+    preds = [SplitPredictions(s, ref + 0.1, ref, rng.normal(size=(30, 3)), rng.normal(size=(30, 3)))
+             for s in ("val_id", "train")]
+    energy_png = plot_parity(preds, "energy", tmp_path / "energy.png")
+    forces_png = plot_parity(preds, "forces", tmp_path / "forces.png")
+    for png in (curves_png, energy_png, forces_png):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_parity_without_forces_is_refused(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matforge.training.plotting import plot_parity
+
+    with pytest.raises(ValueError, match="no forces predictions"):
+        plot_parity([SplitPredictions("val_id", np.zeros(2), np.zeros(2))], "forces", tmp_path / "f.png")

@@ -1,0 +1,56 @@
+"""The evaluation table: Table 2 layout, derived energy+force row, CSV and JSON output."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from matforge.training.table import ENERGY_FORCE_SUM, MetricsTable, order_metrics, order_splits
+
+
+def test_columns_follow_table2_then_other_splits():
+    assert order_splits(["val_ood_both", "test", "train", "val_id", "val_ood_ads", "val_ood_cat"]) == [
+        "train", "val_id", "val_ood_cat", "val_ood_ads", "val_ood_both", "test",
+    ]
+
+
+def test_rows_are_metrics_and_steps_are_dropped():
+    logged = {
+        "val_id/energy_mae": 0.25,
+        "train/energy_mae_epoch": 0.2,
+        "train/loss_step": 9.0,
+        "epoch": 3.0,
+        "val_id/force_mae": 0.05,
+        "train/force_mae": 0.04,
+    }
+    table = MetricsTable.from_logged(logged, meta={"checkpoint": "x.ckpt"})
+    assert table.splits == ["train", "val_id"]
+    assert table.metrics == ["energy_mae", ENERGY_FORCE_SUM, "force_mae"]
+    assert table.cell("energy_mae", "train") == 0.2
+    assert table.cell(ENERGY_FORCE_SUM, "val_id") == 0.25 + 0.05
+    assert table.cell("loss", "train") is None
+
+
+def test_csv_and_json_round_trip(tmp_path):
+    table = MetricsTable.from_logged({"val_id/energy_mae": 0.5, "val_ood_ads/energy_mae": 0.75,
+                                      "val_id/energy_rmse": 0.6}, meta={"data": "devset:emt-is2re"})
+    table.write_csv(tmp_path / "m.csv")
+    table.write_json(tmp_path / "m.json")
+    rows = list(csv.reader((tmp_path / "m.csv").open()))
+    assert rows[0] == ["metric", "val_id", "val_ood_ads"]
+    assert rows[1] == ["energy_mae", "0.5", "0.75"]
+    assert rows[2] == ["energy_rmse", "0.6", ""]
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert data["data"] == "devset:emt-is2re"
+    assert data["columns"] == ["val_id", "val_ood_ads"]
+    assert data["rows"]["energy_rmse"] == {"val_id": 0.6, "val_ood_ads": None}
+
+
+def test_render_has_a_column_per_split():
+    table = MetricsTable.from_logged({"train/energy_mae": 0.1, "val_id/energy_mae": 0.2})
+    rendered = table.render(title="t")
+    assert [c.header for c in rendered.columns] == ["metric", "train", "val_id"]
+
+
+def test_metric_order_groups_energy_before_forces():
+    assert order_metrics(["force_mae", "zeta", "energy_mae", "loss"]) == ["loss", "energy_mae", "force_mae", "zeta"]
