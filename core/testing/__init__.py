@@ -1,1 +1,50 @@
-"""matforge.testing: checks any backbone can be run through (the contract kit)."""
+"""matforge.testing: the contract kit, checks any registered backbone can be run through.
+
+For pytest, subclass :class:`BackboneContract` (one test per check); elsewhere call
+:func:`check_backbone`, which runs every check and returns (or raises) a report::
+
+    from matforge.testing import check_backbone
+    print(check_backbone("egnn", {"hidden": 16}))
+
+Checks (see :mod:`matforge.testing.checks`): the representation is registered; eager,
+DDP-safe construction; output shape vs ``OutputSpec``; batched = one by one; checkpoint round
+trip; energy invariant and forces equivariant under rotations, reflections and translations
+(float64, 1e-9); atom permutations; forces vs finite differences; periodic wrapping and
+equivalent cell bases.
+"""
+
+from matforge.testing.checks import (
+    CHECKS,
+    CheckResult,
+    CheckSkipped,
+    Contract,
+    ContractError,
+    ContractReport,
+    check_backbone,
+    run_check,
+)
+from matforge.testing.contract import BackboneContract
+from matforge.testing.harness import BackboneHarness
+from matforge.testing.structures import (
+    contract_structures,
+    random_crystal,
+    random_molecule,
+    random_slab,
+)
+
+__all__ = [
+    "CHECKS",
+    "BackboneContract",
+    "BackboneHarness",
+    "CheckResult",
+    "CheckSkipped",
+    "Contract",
+    "ContractError",
+    "ContractReport",
+    "check_backbone",
+    "contract_structures",
+    "random_crystal",
+    "random_molecule",
+    "random_slab",
+    "run_check",
+]
