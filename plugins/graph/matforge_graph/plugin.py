@@ -12,4 +12,9 @@ MATFORGE_PLUGIN_API = (1,)
 
 @matforge.hookimpl
 def matforge_register(registry) -> None:
-    """Components arrive with the plugin's implementation; none are registered yet."""
+    registry.register(
+        "representation",
+        "graph",
+        "matforge_graph.representation:GraphRepresentation",
+        summary="radius graph with periodic images (cutoff, max_neighbors) -> GraphBatch",
+    )

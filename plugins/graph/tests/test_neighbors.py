@@ -123,3 +123,12 @@ def test_isolated_atom_gives_empty_arrays_with_shapes():
 def test_periodic_without_cell_is_an_error():
     with pytest.raises(ValueError, match="cell is required"):
         neighbor_pairs(np.zeros((2, 3)), None, np.ones(3, bool), 3.0)
+
+
+def test_small_cutoff_finds_only_the_overlapping_pair():
+    # The overlap check of AtomicStructure.validate uses a 0.1 Å cutoff.
+    positions, cell = slab(1)
+    positions = np.vstack([positions, positions[0] + np.array([0.05, 0.0, 0.0])])
+    i, j, shifts, d = neighbor_pairs(positions, cell, np.array([True, True, False]), 0.1)
+    assert pair_set(i, j, shifts) == {(0, len(positions) - 1, 0, 0, 0), (len(positions) - 1, 0, 0, 0, 0)}
+    np.testing.assert_allclose(d, 0.05)
