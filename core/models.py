@@ -1,0 +1,69 @@
+"""Backbones by registry name, built so that a checkpoint can build them again.
+
+A task stores the backbone's registry name and constructor arguments in its hyperparameters
+instead of pickling the module; :func:`build_backbone` records both on the instance so that
+Python users can hand a ready backbone to a task and still get restorable checkpoints::
+
+    from matforge.models import build_backbone
+    backbone = build_backbone("egnn", hidden_dim=32)
+    task = EnergyTask(backbone=backbone)        # checkpoint records ("egnn", {"hidden_dim": 32})
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from matforge.interfaces import Backbone
+
+#: Attribute of a built backbone holding its :class:`BackboneSpec`.
+SPEC_ATTRIBUTE = "matforge_spec"
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How a backbone was built: registry name (kind ``model``) and constructor arguments."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def build_backbone(name: str, **args: Any) -> Backbone:
+    """Build the registered model ``name`` with ``args`` and record both on the instance.
+
+    Raises:
+        matforge.registry.PluginNotInstalledError: ``name`` belongs to a plugin that is not
+            installed (the message says which package to install).
+        matforge.registry.UnknownNameError: no model of that name.
+        TypeError: the registered object does not build a :class:`Backbone`, or an argument is
+            not JSON-like (checkpoints store the arguments as plain data).
+    """
+    from matforge.registry import registry
+
+    _check_json_like(name, args)
+    factory = registry.get("model", name)
+    backbone = factory(**args)
+    if not isinstance(backbone, Backbone):
+        raise TypeError(
+            f"model {name!r} built a {type(backbone).__name__}, not a matforge.interfaces.Backbone"
+        )
+    setattr(backbone, SPEC_ATTRIBUTE, BackboneSpec(name, copy.deepcopy(args)))
+    return backbone
+
+
+def backbone_spec(backbone: Backbone) -> BackboneSpec | None:
+    """The spec :func:`build_backbone` recorded on ``backbone``, or ``None``."""
+    spec = getattr(backbone, SPEC_ATTRIBUTE, None)
+    return spec if isinstance(spec, BackboneSpec) else None
+
+
+def _check_json_like(name: str, args: dict[str, Any]) -> None:
+    try:
+        json.dumps(args)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"arguments of model {name!r} must be JSON-like (numbers, strings, lists, dicts) so "
+            f"checkpoints can rebuild the model: {exc}"
+        ) from exc
