@@ -12,4 +12,15 @@ MATFORGE_PLUGIN_API = (1,)
 
 @matforge.hookimpl
 def matforge_register(registry) -> None:
-    """Components arrive with the plugin's implementation; none are registered yet."""
+    registry.register(
+        "model",
+        "egnn",
+        "matforge_egnn.model:EGNN",
+        summary="E(n)-equivariant GNN (Satorras et al. 2021) on periodic radius graphs",
+    )
+    registry.register(
+        "model",
+        "egnn-paper",
+        "matforge_egnn.presets:egnn_paper",
+        summary="EGNN with the Open MatSci ML Toolkit paper's appendix settings (~70k parameters)",
+    )
