@@ -19,6 +19,11 @@ class PlottingUnavailableError(RuntimeError):
     """matplotlib is not installed."""
 
 
+def require_matplotlib() -> None:
+    """Raise :class:`PlottingUnavailableError` (saying what to install) without matplotlib."""
+    _pyplot()
+
+
 def _pyplot() -> Any:
     try:
         import matplotlib

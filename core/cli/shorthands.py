@@ -1,0 +1,179 @@
+"""Registry names as shorthands on the training command line.
+
+``matforge fit --task s2ef --model egnn --data devset:emt-s2ef`` is rewritten, before
+LightningCLI parses it, into::
+
+    matforge fit --model.class_path matforge.tasks.energy_force.EnergyForceTask \\
+                 --model.init_args.backbone egnn \\
+                 --data.class_path matforge.data.AtomicDataModule \\
+                 --data.init_args.path devset:emt-s2ef
+
+* ``--task NAME``: a registered task; becomes the LightningModule class (``--model.class_path``),
+  placed before any other ``--model.*`` option so that init-args overrides apply to it.
+* ``--model NAME``: a registered backbone (a lower-case registry name, not a class path or a
+  config file); becomes ``--model.init_args.backbone NAME``.
+* ``--data devset:NAME`` or ``--data PATH`` (a dataset directory): the matforge DataModule
+  reading that dataset.
+* No ``--task`` (and no config or class path for the model): the task the devset is meant for.
+* ``--seed N``: ``--seed_everything N``; ``--deterministic``: ``--trainer.deterministic true``.
+
+Anything else passes through to LightningCLI unchanged, so ``--model.init_args.*``,
+``--trainer.*``, ``--config`` and ``--print_config`` behave as Lightning documents them.
+Unknown names raise the registry's error, with suggestions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+#: The DataModule built from ``--data devset:NAME`` / ``--data PATH`` and its dataset argument.
+DATAMODULE_CLASS = "matforge.data.AtomicDataModule"
+DATAMODULE_PATH_ARG = "path"
+DEVSET_PREFIX = "devset:"
+
+_REGISTRY_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class ShorthandError(ValueError):
+    """A shorthand option is incomplete or cannot be resolved."""
+
+
+@dataclass
+class Expanded:
+    """The rewritten argument list and the registry names it used."""
+
+    args: list[str]
+    task: str | None = None
+    model: str | None = None
+    data: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def task_class_path(name: str) -> str:
+    """``package.module.Class`` of the registered task ``name`` (the registry's error if unknown)."""
+    from matforge.registry import registry
+
+    return registry.info("task", name).target.replace(":", ".")
+
+
+def check_model(name: str) -> None:
+    """Raise the registry's error (with suggestions) unless ``name`` is a registered model."""
+    from matforge.registry import registry
+
+    registry.info("model", name)
+
+
+def check_data(value: str) -> None:
+    """Raise unless ``value`` is ``devset:NAME`` of a registered dataset or an existing path."""
+    from matforge.registry import registry
+
+    if value.startswith(DEVSET_PREFIX):
+        registry.info("dataset", value[len(DEVSET_PREFIX):].partition("/")[0])
+    elif not os.path.exists(value):
+        raise FileNotFoundError(
+            f"--data {value}: no such dataset path (use devset:NAME for a shipped devset: "
+            f"{', '.join(DEVSET_PREFIX + n for n in registry.names('dataset'))})"
+        )
+
+
+def devset_task(value: str) -> str | None:
+    """The task a ``devset:NAME`` is meant for (``None`` for paths or devsets without one)."""
+    from matforge.registry import registry
+
+    if not value.startswith(DEVSET_PREFIX):
+        return None
+    devset = registry.get("dataset", value[len(DEVSET_PREFIX):].partition("/")[0])
+    return getattr(devset, "task", None)
+
+
+def expand(argv: Sequence[str]) -> Expanded:
+    """Rewrite the shorthands in ``argv`` (the sub-command first) into LightningCLI options."""
+    tokens = _split_equals(argv)
+    out = Expanded(args=[])
+    task_position: int | None = None
+    has_config = has_class_path = False
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        value = tokens[i + 1] if i + 1 < len(tokens) else None
+        if token == "--task":
+            out.task = _require(token, value)
+            if task_position is None:
+                task_position = len(out.args)
+            i += 2
+            continue
+        if token == "--model" and value is not None and _is_registry_name(value):
+            check_model(value)
+            out.model = value
+            if task_position is None:
+                task_position = len(out.args)
+            out.args += ["--model.init_args.backbone", value]
+            i += 2
+            continue
+        if token == "--data" and value is not None and (value.startswith(DEVSET_PREFIX) or _is_dataset_path(value)):
+            check_data(value)
+            out.data = value
+            out.args += ["--data.class_path", DATAMODULE_CLASS, f"--data.init_args.{DATAMODULE_PATH_ARG}", value]
+            i += 2
+            continue
+        if token == "--seed":
+            out.args += ["--seed_everything", _require(token, value)]
+            i += 2
+            continue
+        if token == "--deterministic":
+            out.args += ["--trainer.deterministic", "true"]
+            i += 1
+            continue
+        if token in ("-c", "--config"):
+            has_config = True
+        if token == "--model.class_path" or (token == "--model" and value is not None and "." in value):
+            has_class_path = True
+        if (token.startswith("--model.") or token == "--model") and task_position is None:
+            task_position = len(out.args)
+        out.args.append(token)
+        i += 1
+    if out.task is None and not (has_config or has_class_path) and out.data is not None:
+        out.task = devset_task(out.data)
+        if out.task is not None:
+            out.notes.append(f"task {out.task} (the task of {out.data}; choose another with --task)")
+    if out.task is not None:
+        position = len(out.args) if task_position is None else task_position
+        out.args[position:position] = ["--model.class_path", task_class_path(out.task)]
+    elif out.model is not None and not (has_config or has_class_path):
+        from matforge.registry import registry
+
+        raise ShorthandError(
+            f"--model {out.model} needs a task: add --task NAME ({', '.join(registry.names('task'))}) "
+            "or a --config that sets model.class_path"
+        )
+    return out
+
+
+def _split_equals(argv: Sequence[str]) -> list[str]:
+    """``--opt=value`` → ``--opt value`` for the shorthand options only."""
+    tokens: list[str] = []
+    for arg in argv:
+        name, sep, value = arg.partition("=")
+        if sep and name in ("--task", "--model", "--data", "--seed"):
+            tokens += [name, value]
+        else:
+            tokens.append(arg)
+    return tokens
+
+
+def _require(option: str, value: str | None) -> str:
+    if value is None or value.startswith("--"):
+        raise ShorthandError(f"{option} expects a value")
+    return value
+
+
+def _is_registry_name(value: str) -> bool:
+    return bool(_REGISTRY_NAME.match(value)) and not value.endswith(_CONFIG_SUFFIXES)
+
+
+def _is_dataset_path(value: str) -> bool:
+    return os.path.isdir(value)
