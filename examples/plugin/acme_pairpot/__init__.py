@@ -1,0 +1,1 @@
+"""acme-pairpot: an example matforge model plugin."""
