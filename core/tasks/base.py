@@ -1,0 +1,341 @@
+"""`AtomisticTask`: what every standard task shares.
+
+A task is a LightningModule around a backbone (built from the registry by name, or given
+built), an eager head, target normalisation held in buffers, torchmetrics per split, and the
+optimiser settings. Subclasses say how many values per atom the head makes, how predictions,
+losses and metrics are formed, and how the normaliser is filled.
+
+Hyperparameters (``self.hparams``, saved in checkpoints) hold only JSON-like values: the
+backbone is stored as its registry name and constructor arguments, so
+``Task.load_from_checkpoint(path)`` rebuilds it through the registry (a missing plugin raises
+:class:`~matforge.registry.PluginNotInstalledError` naming the package to install).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from matforge.batch import AtomsBatch, MissingTargetError
+from matforge.data.statistics import DatasetStatistics
+from matforge.interfaces import Backbone, build_representation
+from matforge.models import BackboneSpec, backbone_spec, build_backbone
+from matforge.structure import AtomicStructure
+from matforge.tasks.heads import AtomisticModel, AtomwiseHead, Readout
+from matforge.tasks.metrics import MetricGroup, SplitMetrics
+from matforge.tasks.normalisation import statistics_from
+from matforge.tasks.optimisation import (
+    LearningRateFactor,
+    OptimizerName,
+    SchedulerName,
+    WeightAverage,
+    build_optimizer,
+    check_scheduler,
+    steps_of,
+)
+
+#: Key of matforge's own record in a Lightning checkpoint (task class, version).
+CHECKPOINT_KEY = "matforge"
+
+
+class RepresentationMismatchError(ValueError):
+    """The datamodule produces batches of another representation than the backbone consumes."""
+
+
+class AtomisticTask(pl.LightningModule):
+    """Base class of :class:`EnergyTask`, :class:`EnergyForceTask` and :class:`PropertyTask`.
+
+    Args:
+        backbone: registry name of a model (``"egnn"``, ``"toy-pair"``), or a built
+            :class:`~matforge.interfaces.Backbone` (preferably from
+            :func:`matforge.models.build_backbone`, so checkpoints can rebuild it).
+        backbone_args: constructor arguments of the model named by ``backbone``.
+        readout: ``"sum"`` (extensive targets) or ``"mean"`` (intensive) of per-atom values.
+        head_hidden: hidden widths of the MLP head on embedding backbones (default [64, 64]).
+        head_activation: activation of that head (``silu``, ``relu``, ``gelu``, ``tanh``, …).
+        normalize: normalise targets with the training set's statistics (see
+            :mod:`matforge.tasks.normalisation`); ``False`` trains on raw values.
+        optimizer: ``adamw`` (default), ``adam`` or ``sgd``.
+        lr: base learning rate.
+        weight_decay: decoupled weight decay (AdamW) or L2 penalty.
+        scheduler: ``constant``, ``exponential`` (``gamma`` per epoch, the seed paper's) or
+            ``cosine`` (to ``min_lr_ratio`` · lr at the end of training).
+        gamma: per-epoch decay factor of the exponential schedule.
+        warmup_steps: optimiser steps of linear warm-up (0: none).
+        min_lr_ratio: final learning rate of the cosine schedule, relative to ``lr``.
+        ema_decay: keep an exponential moving average of the weights with this decay (e.g.
+            0.999) and validate, test and predict with it; ``None`` disables it.
+    """
+
+    def __init__(
+        self,
+        backbone: str | Backbone,
+        backbone_args: dict[str, Any] | None = None,
+        *,
+        readout: Readout = "sum",
+        head_hidden: list[int] | None = None,
+        head_activation: str = "silu",
+        normalize: bool = True,
+        optimizer: OptimizerName = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        scheduler: SchedulerName = "constant",
+        gamma: float = 0.9,
+        warmup_steps: int = 0,
+        min_lr_ratio: float = 0.0,
+        ema_decay: float | None = None,
+    ) -> None:
+        super().__init__()
+        # Collects the arguments of every __init__ in the chain (subclasses' too).
+        self.save_hyperparameters(ignore=["backbone"])
+        built, spec = _resolve_backbone(backbone, backbone_args)
+        self.hparams["backbone"] = spec.name if spec else None
+        self.hparams["backbone_args"] = dict(spec.args) if spec else None
+        if readout not in ("sum", "mean"):
+            raise ValueError(f"readout must be 'sum' or 'mean', got {readout!r}")
+        check_scheduler(scheduler)
+        head = AtomwiseHead(
+            built.output,
+            self._output_dim(),
+            [64, 64] if head_hidden is None else list(head_hidden),
+            head_activation,
+        )
+        self.model = AtomisticModel(built, head)
+        self.ema = WeightAverage(self.model, ema_decay) if ema_decay is not None else None
+        self.metrics = SplitMetrics(self._metric_groups)
+
+    # -- what subclasses provide -----------------------------------------------------------------
+
+    def _output_dim(self) -> int:
+        """Values per atom the head makes; may read ``self.hparams`` (already saved)."""
+        raise NotImplementedError
+
+    def _metric_groups(self) -> dict[str, MetricGroup]:
+        """Fresh metric groups for one split."""
+        raise NotImplementedError
+
+    def _predict(self, batch: AtomsBatch, *, create_graph: bool) -> dict[str, Tensor]:
+        """Predictions in physical units; ``create_graph`` in training (losses on derivatives)."""
+        raise NotImplementedError
+
+    def _losses(self, pred: dict[str, Tensor], batch: AtomsBatch) -> dict[str, Tensor]:
+        """Loss terms; ``"loss"`` is the one optimised."""
+        raise NotImplementedError
+
+    def _record(self, groups: nn.ModuleDict, pred: dict[str, Tensor], batch: AtomsBatch) -> None:
+        """Update one split's metric groups."""
+        raise NotImplementedError
+
+    def _fill_normalizer(self, statistics: DatasetStatistics) -> None:
+        """Fill ``self.normalizer``'s buffers from the training set's statistics."""
+        raise NotImplementedError
+
+    def _prediction_defaults(self) -> dict[str, bool]:
+        """Which derivatives :meth:`predict` computes unless told (``forces``, ``stress``)."""
+        return {"forces": False, "stress": False}
+
+    # -- the network ---------------------------------------------------------------------------
+
+    @property
+    def backbone(self) -> Backbone:
+        return self.model.backbone
+
+    @property
+    def backbone_spec(self) -> BackboneSpec | None:
+        """Registry name and arguments that rebuild the backbone (``None`` if unknown)."""
+        name = self.hparams.get("backbone")
+        return BackboneSpec(name, dict(self.hparams.get("backbone_args") or {})) if name else None
+
+    def network(self) -> nn.Module:
+        """The weights to use now: the averaged ones outside training when EMA is on."""
+        if self.ema is not None and not self.training:
+            return self.ema.module
+        return self.model
+
+    def forward(self, batch: AtomsBatch) -> dict[str, Tensor]:
+        """Predictions for a batch, in physical units (eV, eV/Å, …), without training graphs."""
+        return self._predict(batch, create_graph=False)
+
+    def target(self, batch: AtomsBatch, name: str) -> Tensor:
+        """Target ``name`` of ``batch``; a missing one raises :class:`MissingTargetError`
+        naming this task, the target and what the batch carries (never filled with 0)."""
+        try:
+            return batch.target(name)
+        except MissingTargetError as exc:
+            raise MissingTargetError(f"{type(self).__name__} needs target {name!r}: {exc}") from None
+
+    # -- Lightning hooks -------------------------------------------------------------------------
+
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        if datamodule is not None:
+            self._attach_representation(datamodule)
+        # Filled once: a task loaded from a checkpoint (ready=True) keeps its own statistics.
+        if not bool(self.normalizer.ready):
+            statistics = statistics_from(datamodule) if self.hparams.normalize else None
+            if self.hparams.normalize and statistics is None:
+                warnings.warn(
+                    f"{type(self).__name__}: no dataset statistics available (no datamodule with "
+                    "statistics); training on unnormalised targets. Call set_statistics() or use "
+                    "a matforge datamodule.",
+                    stacklevel=2,
+                )
+            self.set_statistics(statistics)
+
+    def set_statistics(self, statistics: DatasetStatistics | dict[str, Any] | None) -> None:
+        """Fill normalisation from the training set's ``statistics`` now (for training loops
+        without a matforge datamodule). ``None``, or ``normalize=False``, keeps the identity."""
+        statistics = statistics_from(statistics) if self.hparams.normalize else None
+        if statistics is None:
+            self.normalizer.ready.fill_(True)  # decided: identity
+        else:
+            self._fill_normalizer(statistics)
+
+    def _attach_representation(self, datamodule: Any) -> None:
+        wanted = self.backbone.representation
+        current = getattr(datamodule, "representation", None)
+        if current is None:
+            if hasattr(datamodule, "set_representation"):
+                datamodule.set_representation(build_representation(self.backbone))
+            return
+        name = getattr(current, "name", type(current).__name__)
+        if name != wanted:
+            raise RepresentationMismatchError(
+                f"the datamodule produces {name!r} batches but backbone "
+                f"{type(self.backbone).__name__} ({self.hparams.get('backbone')!r}) consumes "
+                f"{wanted!r}; leave the datamodule's representation unset or set it to {wanted!r}"
+            )
+
+    def training_step(self, batch: AtomsBatch, batch_idx: int) -> Tensor:
+        return self._step(batch, "train", training=True)
+
+    def validation_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        return self._step(batch, self._split_name("val", dataloader_idx), training=False)
+
+    def test_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        return self._step(batch, self._split_name("test", dataloader_idx), training=False)
+
+    def predict_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
+        return self._predict(batch, create_graph=False)
+
+    def _step(self, batch: AtomsBatch, split: str, *, training: bool) -> Tensor:
+        pred = self._predict(batch, create_graph=training)
+        losses = self._losses(pred, batch)
+        self._record(self.metrics(split, self.device), pred, batch)
+        size = batch.num_graphs
+        for name, value in losses.items():
+            self.log(
+                f"{split}/{name}",
+                value.detach(),
+                on_step=training and name == "loss",
+                on_epoch=True,
+                batch_size=size,
+                sync_dist=not training,
+                add_dataloader_idx=False,
+                prog_bar=name == "loss",
+            )
+        for name, metric, attribute in self.metrics.named_metrics(split):
+            # Logging the Metric object lets torchmetrics sync its summed states under DDP.
+            self.log(
+                f"{split}/{name}",
+                metric,
+                on_step=False,
+                on_epoch=True,
+                batch_size=size,
+                add_dataloader_idx=False,
+                metric_attribute=f"metrics.{attribute}",
+            )
+        return losses["loss"]
+
+    def _split_name(self, stage: str, dataloader_idx: int) -> str:
+        """``val_names``/``test_names`` of the datamodule in dataloader order, else ``val``
+        (one set) or ``val_<i>``."""
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        names = getattr(datamodule, f"{stage}_names", None)
+        if names and dataloader_idx < len(names):
+            return str(names[dataloader_idx])
+        counts = self.trainer.num_val_batches if stage == "val" else self.trainer.num_test_batches
+        return stage if len(counts) <= 1 else f"{stage}_{dataloader_idx}"
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None:
+            self.ema.update(self.model)
+
+    def configure_optimizers(self) -> Any:
+        h = self.hparams
+        optimizer = build_optimizer(h.optimizer, self.model.parameters(), lr=h.lr, weight_decay=h.weight_decay)
+        if h.scheduler == "constant" and h.warmup_steps == 0:
+            return optimizer
+        steps_per_epoch, total = steps_of(self.trainer if self._trainer is not None else None)
+        factor = LearningRateFactor(h.scheduler, h.gamma, steps_per_epoch, total, h.warmup_steps, h.min_lr_ratio)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from matforge import __version__
+
+        cls = type(self)
+        checkpoint[CHECKPOINT_KEY] = {"task": f"{cls.__module__}:{cls.__qualname__}", "version": __version__}
+
+    # -- prediction ------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict(
+        self,
+        structures: Sequence[AtomicStructure | Any],
+        *,
+        batch_size: int = 16,
+        forces: bool | None = None,
+        stress: bool | None = None,
+    ) -> dict[str, Any]:
+        """Predictions for ``structures`` (:class:`AtomicStructure` or ``ase.Atoms``).
+
+        Returns a dict of numpy values in physical units: per-structure targets as arrays
+        with leading dimension G (``energy`` [G] eV, ``stress`` [G, 3, 3] eV/Å³, properties),
+        per-atom ones as a list of G arrays (``forces``: [N_i, 3] eV/Å).
+        ``forces``/``stress`` default to what the task trains (forces for ``s2ef``).
+        """
+        from matforge.tasks.prediction import predict_structures
+
+        defaults = self._prediction_defaults()
+        return predict_structures(
+            self,
+            structures,
+            batch_size=batch_size,
+            forces=defaults["forces"] if forces is None else forces,
+            stress=defaults["stress"] if stress is None else stress,
+        )
+
+    def _predict_with(self, batch: AtomsBatch, *, forces: bool, stress: bool) -> dict[str, Tensor]:
+        """Predictions with the derivatives asked for, no training graph (for :meth:`predict`);
+        tasks without energies ignore ``forces`` and ``stress``."""
+        return self._predict(batch, create_graph=False)
+
+
+def _resolve_backbone(backbone: str | Backbone | None, args: dict[str, Any] | None) -> tuple[Backbone, BackboneSpec | None]:
+    if isinstance(backbone, str):
+        built = build_backbone(backbone, **(args or {}))
+        return built, backbone_spec(built)
+    if isinstance(backbone, Backbone):
+        if args:
+            raise ValueError("backbone_args go with a registry name; this backbone is already built")
+        spec = backbone_spec(backbone)
+        if spec is None:
+            warnings.warn(
+                f"backbone {type(backbone).__name__} was not built by matforge.models.build_backbone, "
+                "so checkpoints cannot rebuild it by name: pass backbone=... to load_from_checkpoint",
+                stacklevel=3,
+            )
+        return backbone, spec
+    if backbone is None:
+        raise TypeError(
+            "this checkpoint's backbone was given as a module not built by "
+            "matforge.models.build_backbone; pass backbone=<the same Backbone> to load_from_checkpoint"
+        )
+    raise TypeError(f"backbone must be a registry name or a matforge Backbone, got {type(backbone).__name__}")
+

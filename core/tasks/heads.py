@@ -1,0 +1,96 @@
+"""Heads: from what a backbone outputs per atom to per-atom contributions, then per structure.
+
+Heads are built eagerly from the backbone's :class:`~matforge.interfaces.OutputSpec` (never at
+the first batch: lazily created parameters break DDP and checkpoint loading).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from matforge.batch import AtomsBatch
+from matforge.interfaces import Backbone, OutputSpec
+
+#: How per-atom contributions become one value per structure: ``sum`` for extensive targets
+#: (energies), ``mean`` for intensive ones (band gaps, energies per atom).
+Readout = Literal["sum", "mean"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "silu": nn.SiLU,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "softplus": nn.Softplus,
+}
+
+
+class AtomwiseHead(nn.Module):
+    """Per-atom backbone outputs [N, width] → per-atom contributions [N, out_dim].
+
+    A backbone of kind ``energy`` already returns one energy per atom: the head is the identity
+    (only ``out_dim=1`` makes sense then). A backbone of kind ``embedding`` gets an MLP with
+    hidden layers ``hidden`` and activation ``activation``.
+    """
+
+    def __init__(
+        self, output: OutputSpec, out_dim: int, hidden: Sequence[int] = (64, 64), activation: str = "silu"
+    ) -> None:
+        super().__init__()
+        if output.kind == "energy":
+            if out_dim != 1:
+                raise ValueError(
+                    f"the backbone outputs per-atom energies (width 1) but the task needs {out_dim} "
+                    "values per atom; use a backbone with output kind 'embedding'"
+                )
+            self.mlp: nn.Module = nn.Identity()
+            return
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown head activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+        layers: list[nn.Module] = []
+        width = output.width
+        for size in hidden:
+            layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
+            width = size
+        layers.append(nn.Linear(width, out_dim))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.mlp(features)
+
+
+class AtomisticModel(nn.Module):
+    """Backbone and head as one module (the unit that weight averaging copies).
+
+    ``forward(batch)`` returns per-atom contributions [N, out_dim] in normalised units.
+    """
+
+    def __init__(self, backbone: Backbone, head: AtomwiseHead) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, batch: AtomsBatch) -> Tensor:
+        features = self.backbone(batch)
+        expected = self.backbone.output.width
+        if features.ndim != 2 or features.shape != (batch.num_nodes, expected):
+            raise ValueError(
+                f"backbone {type(self.backbone).__name__} returned shape {list(features.shape)}; "
+                f"its OutputSpec promises [N, width] = [{batch.num_nodes}, {expected}]"
+            )
+        return self.head(features)
+
+
+def pool(values: Tensor, batch: AtomsBatch, readout: Readout) -> Tensor:
+    """Per-atom values [N, D] → per-structure values [G, D] by ``readout`` (sum or mean)."""
+    total = torch.zeros((batch.num_graphs, *values.shape[1:]), dtype=values.dtype, device=values.device)
+    total = total.index_add(0, batch.batch, values)
+    if readout == "sum":
+        return total
+    if readout == "mean":
+        counts = batch.num_atoms.to(values.dtype).reshape(-1, *([1] * (values.ndim - 1)))
+        return total / counts
+    raise ValueError(f"readout must be 'sum' or 'mean', got {readout!r}")

@@ -1,0 +1,124 @@
+"""`PropertyTask`: regression of named per-structure scalar or vector properties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from matforge.batch import AtomsBatch
+from matforge.data.statistics import DatasetStatistics
+from matforge.interfaces import Backbone
+from matforge.tasks.base import AtomisticTask
+from matforge.tasks.heads import Readout, pool
+from matforge.tasks.losses import LossName, check_loss, regression_loss
+from matforge.tasks.metrics import ErrorMetrics, MetricGroup
+from matforge.tasks.normalisation import PropertyNormalizer
+
+
+class PropertyTask(AtomisticTask):
+    """Predict several per-structure properties at once.
+
+    The head makes ``Σ target_dims`` values per atom; they are pooled per structure by
+    ``readout`` (``mean`` by default: intensive properties) and de-normalised with each
+    target's training-set mean and std.
+
+    Args:
+        backbone, backbone_args: the model, see :class:`AtomisticTask`.
+        targets: names of the per-structure targets (e.g. ``["band_gap"]``).
+        target_dims: values per structure of vector targets (default 1 for each target).
+        target_weights: loss weight per target (default 1 for each target).
+        loss: ``l1``, ``mse``, ``huber`` or ``l2mae`` on errors divided by each target's std.
+        huber_delta: Huber threshold in those normalised units.
+        readout: ``mean`` (default) or ``sum`` of per-atom contributions.
+        **kwargs: head, normalisation and optimisation settings of :class:`AtomisticTask`.
+
+    Logged per split: ``loss``, ``<target>_loss``, ``<target>_mae``, ``<target>_rmse``.
+    """
+
+    def __init__(
+        self,
+        backbone: str | Backbone,
+        backbone_args: dict[str, Any] | None = None,
+        *,
+        targets: list[str],
+        target_dims: dict[str, int] | None = None,
+        target_weights: dict[str, float] | None = None,
+        loss: LossName = "l1",
+        huber_delta: float = 1.0,
+        readout: Readout = "mean",
+        **kwargs: Any,
+    ) -> None:
+        _check_targets(targets, target_dims, target_weights)
+        super().__init__(backbone, backbone_args, readout=readout, **kwargs)
+        check_loss(loss, "loss")
+        self.normalizer = PropertyNormalizer(self._dims())
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.hparams.targets)
+
+    def _dims(self) -> list[int]:
+        dims = self.hparams.target_dims or {}
+        return [int(dims.get(name, 1)) for name in self.hparams.targets]
+
+    def _output_dim(self) -> int:
+        return sum(self._dims())
+
+    def _metric_groups(self) -> dict[str, MetricGroup]:
+        return {name: ErrorMetrics(name) for name in self.targets}
+
+    def _predict(self, batch: AtomsBatch, *, create_graph: bool) -> dict[str, Tensor]:
+        pooled = pool(self.network()(batch), batch, self.hparams.readout)
+        values = self.normalizer(pooled)
+        result: dict[str, Tensor] = {}
+        start = 0
+        for name, dim in zip(self.targets, self._dims()):
+            block = values[:, start : start + dim]
+            result[name] = block[:, 0] if dim == 1 else block
+            start += dim
+        return result
+
+    def _reference(self, batch: AtomsBatch, name: str, dim: int) -> Tensor:
+        value = self.target(batch, name)
+        if value.numel() != batch.num_graphs * dim:
+            raise ValueError(
+                f"target {name!r} has shape {list(value.shape)} for {batch.num_graphs} structures; "
+                f"PropertyTask expects {dim} value(s) per structure (set target_dims)"
+            )
+        return value.reshape(batch.num_graphs, dim) if dim > 1 else value.reshape(-1)
+
+    def _losses(self, pred: dict[str, Tensor], batch: AtomsBatch) -> dict[str, Tensor]:
+        weights = self.hparams.target_weights or {}
+        losses: dict[str, Tensor] = {}
+        total: Tensor | None = None
+        start = 0
+        for name, dim in zip(self.targets, self._dims()):
+            std = self.normalizer.std[start : start + dim]
+            error = (pred[name] - self._reference(batch, name, dim)) / (std if dim > 1 else std[0])
+            losses[f"{name}_loss"] = regression_loss(self.hparams.loss, error, huber_delta=self.hparams.huber_delta)
+            term = float(weights.get(name, 1.0)) * losses[f"{name}_loss"]
+            total = term if total is None else total + term
+            start += dim
+        return {"loss": total, **losses}
+
+    def _record(self, groups: nn.ModuleDict, pred: dict[str, Tensor], batch: AtomsBatch) -> None:
+        for name, dim in zip(self.targets, self._dims()):
+            groups[name].record(pred[name], self._reference(batch, name, dim))
+
+    def _fill_normalizer(self, statistics: DatasetStatistics) -> None:
+        self.normalizer.fill(statistics, self.targets)
+
+
+def _check_targets(
+    targets: list[str], dims: dict[str, int] | None, weights: dict[str, float] | None
+) -> None:
+    if isinstance(targets, str) or not targets:
+        raise ValueError(f"targets must be a non-empty list of target names, got {targets!r}")
+    for what, mapping in (("target_dims", dims), ("target_weights", weights)):
+        unknown = sorted(set(mapping or {}) - set(targets))
+        if unknown:
+            raise ValueError(f"{what} names {unknown}, which are not among targets {list(targets)}")
+    for name, dim in (dims or {}).items():
+        if int(dim) < 1:
+            raise ValueError(f"target_dims[{name!r}] must be >= 1, got {dim}")
