@@ -26,7 +26,13 @@ from torch import Tensor
 
 from matforge.interfaces import OutputSpec
 from matforge.structure import AtomicStructure
-from matforge.testing.harness import BackboneHarness, build_backbone, default_dtype, seeded
+from matforge.testing.harness import (
+    BackboneHarness,
+    build_backbone,
+    default_dtype,
+    seeded,
+    single_thread,
+)
 from matforge.testing.structures import contract_structures
 
 
@@ -438,7 +444,8 @@ def run_check(contract: Contract, name: str) -> None:
     """Run the check ``name`` (a key of :data:`CHECKS`); raises as the check does."""
     if name not in CHECKS:
         raise KeyError(f"unknown check {name!r}; checks: {list(CHECKS)}")
-    CHECKS[name](contract)
+    with single_thread():
+        CHECKS[name](contract)
 
 
 def check_backbone(

@@ -25,6 +25,18 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run a block with one intra-op thread: the checks' structures are tiny, and OpenMP
+    start-up costs more than it saves on them (much more on a busy machine)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
 def default_dtype(dtype: torch.dtype) -> Iterator[None]:
     """Run a block with ``torch.get_default_dtype() == dtype`` (e3nn builds its rotation
     matrices in the default dtype)."""
