@@ -45,7 +45,10 @@ def mlp(
     for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out, bias=bias_last or k < last))
         if k < last or activate_last:
-            layers.append(activation(act))
+            # ReLU may overwrite the linear layer's output: autograd needs neither that
+            # output for the linear layer nor ReLU's input, and the [E, width] edge tensors
+            # are the largest in the model.
+            layers.append(nn.ReLU(inplace=True) if act == "relu" else activation(act))
     return nn.Sequential(*layers)
 
 

@@ -1,0 +1,142 @@
+"""EGNN on CPU: forward+forces on a synthetic batch, and a training step on S2EF devset data.
+
+Both use ``egnn-paper`` sizes. The peer measured in the same run is the same model, same
+weights, evaluated with the EGNN equations written the straightforward way
+(:mod:`matforge_egnn.reference`: per-edge concatenation and plain indexing, as the public
+implementations do). The public matsciml EGNN (DGL) needs the DGL stack; see
+``benchmarks/dgl_egnn.py`` (``nox -s bench-dgl``).
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_egnn.py [--threads 1] [--repeats 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from matforge.interfaces import build_representation
+from matforge.registry import registry
+from matforge.structure import AtomicStructure
+
+#: Forward+forces of the public matsciml EGNN (DGL) on the synthetic batch, torch 2.2.1,
+#: 1 thread, on the project's CPU machines: a reference, not a measurement of this run.
+MATSCIML_REFERENCE_MS = 270.0
+
+
+def synthetic_structures(seed: int = 0) -> list[AtomicStructure]:
+    """32 structures × 30 atoms uniform in a 6.7 Å cube, no cell (the issue's batch)."""
+    rng = np.random.default_rng(seed)
+    return [
+        AtomicStructure(
+            positions=rng.uniform(0.0, 6.7, (30, 3)),
+            atomic_numbers=rng.choice([1, 6, 7, 8, 29, 78], 30),
+        ).validate(min_distance=None)
+        for _ in range(32)
+    ]
+
+
+def devset_structures(count: int = 32) -> list[AtomicStructure] | None:
+    """The first ``count`` frames of the emt-s2ef train split, or None when not installed."""
+    try:
+        from matforge.data import open_dataset
+
+        dataset = open_dataset("devset:emt-s2ef/train")
+    except Exception as exc:  # the devset ships with the data layer
+        print(f"  (emt-s2ef devset not available: {type(exc).__name__}: {exc})")
+        return None
+    return [dataset[k] for k in range(count)]
+
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[float, float]:
+    """Median and minimum wall time of ``fn`` in ms."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times), min(times)
+
+
+def energy_and_forces(forward, model, batch, *, create_graph: bool = False):
+    positions = batch.positions.requires_grad_(True)
+    per_atom = forward(model, batch)[:, 0]
+    energy = per_atom.new_zeros(batch.num_graphs).index_add(0, batch.batch, per_atom)
+    (gradient,) = torch.autograd.grad(energy.sum(), positions, create_graph=create_graph)
+    return energy, -gradient
+
+
+def forward_ours(model, batch):
+    return model(batch)
+
+
+def peers():
+    from matforge_egnn.reference import reference_forward
+
+    return {"matforge EGNN": forward_ours, "straightforward EGNN": reference_forward}
+
+
+def bench_forward_forces(model, repeats: int) -> None:
+    rep = build_representation(model, cutoff=5.0)
+    batch = rep.collate([rep(s) for s in synthetic_structures()])
+    print(f"forward+forces, egnn-paper, 32 x 30 atoms, radius 5 Å, {batch.total_edges} edges, "
+          f"float32, {torch.get_num_threads()} thread(s)")
+    results = {}
+    for name, forward in peers().items():
+        results[name] = timed(lambda f=forward: energy_and_forces(f, model, batch), repeats)
+        print(f"  {name:22s} median {results[name][0]:7.1f} ms   min {results[name][1]:7.1f} ms")
+    ours, peer = results["matforge EGNN"][0], results["straightforward EGNN"][0]
+    print(f"  ratio straightforward / matforge: {peer / ours:.2f}x (same run)")
+    print(f"  reference only, NOT measured in this run: matsciml EGNN (DGL, torch 2.2.1, 1 thread) "
+          f"~{MATSCIML_REFERENCE_MS:.0f} ms -> {MATSCIML_REFERENCE_MS / ours:.1f}x")
+
+
+def bench_training_step(model, repeats: int) -> None:
+    structures = devset_structures()
+    if structures is None:
+        print("training step: skipped")
+        return
+    rep = build_representation(model)
+    batch = rep.collate([rep(s) for s in structures])
+    target_energy, target_forces = batch.target("energy"), batch.target("forces")
+    print(f"training step (forward, forces, backward, AdamW), egnn-paper, 32 emt-s2ef frames "
+          f"({batch.num_nodes} atoms, {batch.total_edges} edges), {torch.get_num_threads()} thread(s)")
+    results = {}
+    for name, forward in peers().items():
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def step(forward=forward, optimizer=optimizer):
+            energy, forces = energy_and_forces(forward, model, batch, create_graph=True)
+            loss = (energy - target_energy).abs().mean() + (forces - target_forces).abs().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        results[name] = timed(step, repeats)
+        median = results[name][0]
+        print(f"  {name:22s} median {median:7.1f} ms   {32e3 / median:7.1f} structures/s")
+    ratio = results["straightforward EGNN"][0] / results["matforge EGNN"][0]
+    print(f"  ratio straightforward / matforge: {ratio:.2f}x (same run)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = registry.get("model", "egnn-paper")()
+    print(f"egnn-paper: {sum(p.numel() for p in model.parameters()):,} parameters, torch {torch.__version__}")
+    bench_forward_forces(model, args.repeats)
+    bench_training_step(model, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
