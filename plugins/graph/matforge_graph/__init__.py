@@ -15,6 +15,9 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "GraphBatch": "matforge_graph.batch",
+    "as_graph_batch": "matforge_graph.batch",
+    "to_dgl": "matforge_graph.dgl_backend",
+    "from_dgl": "matforge_graph.dgl_backend",
     "GraphRepresentation": "matforge_graph.representation",
     "GraphSample": "matforge_graph.representation",
 }

@@ -1,7 +1,8 @@
 """Which implementation the message-passing ops use: ``native`` (plain torch) or ``dgl``.
 
 Chosen, in order of precedence, by the innermost :func:`use_backend` block, then the
-environment variable ``MATFORGE_GRAPH_BACKEND``, then ``native``. Torch-free on purpose: the
+environment variable ``MATFORGE_GRAPH_BACKEND`` as it was when matforge_graph was imported
+(or at the last :func:`refresh_environment`), then ``native``. Torch-free on purpose: the
 plugin's hook module may import this.
 """
 
@@ -14,10 +15,12 @@ from contextlib import contextmanager
 BACKENDS: tuple[str, ...] = ("native", "dgl")
 ENV_VAR = "MATFORGE_GRAPH_BACKEND"
 
-# A module global, not a ContextVar: torch.compile cannot trace ContextVar.get, while it guards
-# on globals (a model compiled under one backend recompiles under the other). The price: the
-# choice is process-wide, not per thread.
+# Module globals, read by get_backend() inside compiled models: torch.compile guards on
+# globals (a model compiled under one backend recompiles under the other) but cannot trace
+# ContextVar.get, nor os.environ on torch 2.2. The price: the choice is process-wide.
 _selected: str | None = None
+_from_env: str = "native"
+_env_error: str | None = None
 
 
 def _checked(name: str, source: str) -> str:
@@ -27,12 +30,24 @@ def _checked(name: str, source: str) -> str:
     return normalised
 
 
+def refresh_environment() -> None:
+    """Re-read ``MATFORGE_GRAPH_BACKEND`` (it is read once, on import)."""
+    global _from_env, _env_error
+    raw = os.environ.get(ENV_VAR, "")
+    try:
+        _from_env, _env_error = (_checked(raw, ENV_VAR) if raw else "native"), None
+    except ValueError as exc:
+        # Raised when an op asks, not on import: a typo must not break `matforge list`.
+        _from_env, _env_error = "native", str(exc)
+
+
 def get_backend() -> str:
     """The backend in force here: ``"native"`` or ``"dgl"``."""
     if _selected is not None:
         return _selected
-    from_env = os.environ.get(ENV_VAR)
-    return _checked(from_env, ENV_VAR) if from_env else "native"
+    if _env_error is not None:
+        raise ValueError(_env_error)
+    return _from_env
 
 
 @contextmanager
@@ -51,3 +66,6 @@ def use_backend(name: str) -> Iterator[str]:
         yield _selected
     finally:
         _selected = previous
+
+
+refresh_environment()

@@ -158,3 +158,15 @@ class GraphBatch(AtomsBatch):
 
         rep = GraphRepresentation(cutoff=cutoff, max_neighbors=max_neighbors, dtype=dtype)
         return rep.collate([rep(s) for s in structures])
+
+
+def as_graph_batch(data: Any) -> GraphBatch:
+    """``data`` if it is a `GraphBatch`; a ``dgl.DGLGraph`` converted with
+    :func:`~matforge_graph.dgl_backend.from_dgl` (so models accept graphs from DGL pipelines)."""
+    if isinstance(data, GraphBatch):
+        return data
+    if type(data).__module__.split(".")[0] == "dgl":
+        from matforge_graph.dgl_backend import from_dgl
+
+        return from_dgl(data)
+    raise TypeError(f"expected a GraphBatch or a dgl.DGLGraph, got {type(data).__name__}")

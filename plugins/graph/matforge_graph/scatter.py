@@ -33,7 +33,9 @@ def scatter_sum(src: Tensor, index: Tensor, dim_size: int) -> Tensor:
 
 def segment_counts(index: Tensor, dim_size: int, dtype: torch.dtype) -> Tensor:
     """Rows per segment [dim_size] as ``dtype``."""
-    return torch.bincount(index, minlength=dim_size).to(dtype)
+    # Not torch.bincount: its output size depends on the data, which torch.compile rejects.
+    ones = torch.ones(index.shape[0], dtype=dtype, device=index.device)
+    return torch.zeros(dim_size, dtype=dtype, device=index.device).index_add(0, index, ones)
 
 
 def scatter_mean(src: Tensor, index: Tensor, dim_size: int) -> Tensor:
