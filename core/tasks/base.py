@@ -42,6 +42,10 @@ from matforge.tasks.optimisation import (
 #: Key of matforge's own record in a Lightning checkpoint (task class, version).
 CHECKPOINT_KEY = "matforge"
 
+#: The loss of the first validation set, logged under this name too so that checkpoint
+#: callbacks have one key to monitor whatever the validation sets are called.
+MONITOR = "val/loss"
+
 
 class RepresentationMismatchError(ValueError):
     """The datamodule produces batches of another representation than the backbone consumes."""
@@ -71,6 +75,9 @@ class AtomisticTask(pl.LightningModule):
         ema_decay: keep an exponential moving average of the weights with this decay (e.g.
             0.999) and validate, test and predict with it; ``None`` disables it.
     """
+
+    #: Metric a checkpoint callback should minimise (see :data:`MONITOR`).
+    monitor: str = MONITOR
 
     def __init__(
         self,
@@ -215,7 +222,11 @@ class AtomisticTask(pl.LightningModule):
         return self._step(batch, "train", training=True)
 
     def validation_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
-        return self._step(batch, self._split_name("val", dataloader_idx), training=False)
+        split = self._split_name("val", dataloader_idx)
+        loss = self._step(batch, split, training=False)
+        if dataloader_idx == 0 and f"{split}/loss" != MONITOR:
+            self.log(MONITOR, loss.detach(), on_epoch=True, batch_size=batch.num_graphs, sync_dist=True, add_dataloader_idx=False)
+        return loss
 
     def test_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         return self._step(batch, self._split_name("test", dataloader_idx), training=False)

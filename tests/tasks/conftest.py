@@ -123,7 +123,13 @@ def make_trainer(tmp_path):
     return lambda **kwargs: _trainer(tmp_path, **kwargs)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def trainer_in():
+    """``trainer_in(directory, **overrides)``: :func:`make_trainer` for wider-scoped fixtures."""
+    return _trainer
+
+
+@pytest.fixture(scope="session")
 def make_datamodule():
     """``make_datamodule(train, val=None, batch_size=4)``: a :class:`ListDataModule`."""
     return ListDataModule
