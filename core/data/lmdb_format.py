@@ -1,0 +1,147 @@
+"""matforge dataset format, schema version 1: the layout on disk and how to open it.
+
+A dataset is a directory::
+
+    my-dataset/
+        metadata.json        schema version, shards and counts, fields, provenance, statistics
+        shard-0000.lmdb      one LMDB file per shard (opened with subdir=False)
+        shard-0001.lmdb
+        ...
+
+Inside a shard, record ``k`` (0-based, counted within the shard) is stored under the 8-byte
+big-endian unsigned integer key ``k`` (so LMDB's byte order is numeric order); its value is a
+msgpack record (:mod:`matforge.data.codec`), never a pickle. Each shard also holds the
+key :data:`SHARD_META_KEY` with a small JSON record (schema version, shard index, count) so a
+shard copied from another dataset is caught. Dataset index ``i`` runs over shard 0's records,
+then shard 1's, and so on.
+
+``metadata.json`` is written last, inside a temporary directory that is renamed into place:
+a directory without it (an interrupted write) is never taken for a dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+from matforge.data.errors import DatasetFormatError, MissingShardError
+
+FORMAT_NAME = "matforge-lmdb"
+SCHEMA_VERSION = 1
+METADATA_FILE = "metadata.json"
+SHARD_META_KEY = b"matforge:shard"
+
+_KEY = struct.Struct(">Q")
+
+
+def shard_name(index: int) -> str:
+    """File name of shard ``index``."""
+    return f"shard-{index:04d}.lmdb"
+
+
+def encode_key(index: int) -> bytes:
+    """The LMDB key of record ``index`` within its shard."""
+    return _KEY.pack(index)
+
+
+def decode_key(key: bytes) -> int:
+    return _KEY.unpack(key)[0]
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The validated metadata of the dataset directory ``path``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        DatasetFormatError: not a matforge dataset, or a schema version this matforge does
+            not read.
+        MissingShardError: a shard named in the metadata is absent.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset {str(path)!r} does not exist")
+    if not path.is_dir():
+        raise DatasetFormatError(
+            f"{str(path)!r} is a file, not a matforge dataset directory (one holding "
+            f"{METADATA_FILE} and shard-*.lmdb). To read a legacy LMDB, import it first: "
+            "'matforge data import SRC DEST --format oc20|matsciml'"
+        )
+    meta_path = path / METADATA_FILE
+    if not meta_path.is_file():
+        raise DatasetFormatError(
+            f"{str(path)!r} has no {METADATA_FILE}: not a matforge dataset, or a write that did "
+            "not finish"
+        )
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetFormatError(f"{str(meta_path)!r} is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise DatasetFormatError(f"{str(meta_path)!r}: 'format' must be {FORMAT_NAME!r}")
+    version = meta.get("schema_version")
+    if version is None:
+        raise DatasetFormatError(f"{str(meta_path)!r} has no 'schema_version'")
+    if version != SCHEMA_VERSION:
+        raise DatasetFormatError(
+            f"{str(meta_path)!r} has schema_version {version!r}; this matforge reads version "
+            f"{SCHEMA_VERSION}. Upgrade matforge, or re-import the data."
+        )
+    shards = meta.get("shards")
+    if not isinstance(shards, list) or not shards:
+        raise DatasetFormatError(f"{str(meta_path)!r}: 'shards' must be a non-empty list")
+    for shard in shards:
+        if not isinstance(shard, dict) or not isinstance(shard.get("file"), str) or not isinstance(shard.get("count"), int):
+            raise DatasetFormatError(f"{str(meta_path)!r}: each shard needs 'file' and 'count', got {shard!r}")
+        if Path(shard["file"]).name != shard["file"]:
+            raise DatasetFormatError(f"{str(meta_path)!r}: shard file {shard['file']!r} must be a bare name")
+        if not (path / shard["file"]).is_file():
+            raise MissingShardError(
+                f"dataset {str(path)!r}: shard {shard['file']!r} ({shard['count']} structures) is "
+                "missing"
+            )
+    if sum(s["count"] for s in shards) != meta.get("num_structures"):
+        raise DatasetFormatError(f"{str(meta_path)!r}: shard counts do not add up to num_structures")
+    return meta
+
+
+def open_shard(file: Path, *, readonly: bool = True):
+    """An ``lmdb.Environment`` on one shard file (no lock file, no readahead when reading)."""
+    import lmdb
+
+    try:
+        return lmdb.open(
+            str(file),
+            subdir=False,
+            readonly=readonly,
+            lock=not readonly,
+            readahead=False,
+            meminit=False,
+            max_readers=2048,
+        )
+    except lmdb.Error as exc:
+        raise DatasetFormatError(f"{str(file)!r} is not a readable LMDB file: {exc}") from None
+
+
+def check_shard(env, file: Path, index: int, count: int) -> None:
+    """Raise unless the shard's own record says it is shard ``index`` with ``count`` records."""
+    with env.begin() as txn:
+        raw = txn.get(SHARD_META_KEY)
+        entries = txn.stat()["entries"]
+    if raw is None:
+        raise MissingShardError(f"{str(file)!r} is not a matforge shard (no {SHARD_META_KEY!r} record)")
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError:
+        raise MissingShardError(f"{str(file)!r}: its shard record is corrupt") from None
+    if record.get("schema_version") != SCHEMA_VERSION:
+        raise DatasetFormatError(
+            f"{str(file)!r}: shard schema_version {record.get('schema_version')!r}, expected {SCHEMA_VERSION}"
+        )
+    if record.get("index") != index or record.get("count") != count or entries != count + 1:
+        raise MissingShardError(
+            f"{str(file)!r} holds shard {record.get('index')} with {record.get('count')} records "
+            f"({entries - 1} stored), but the dataset's metadata expects shard {index} with "
+            f"{count}: the shard was replaced or truncated"
+        )
