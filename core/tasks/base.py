@@ -54,6 +54,9 @@ class RepresentationMismatchError(ValueError):
 class AtomisticTask(pl.LightningModule):
     """Base class of :class:`EnergyTask`, :class:`EnergyForceTask` and :class:`PropertyTask`.
 
+    Subclasses implement the ``_``-prefixed hooks below and create ``self.normalizer`` (a
+    module with a boolean ``ready`` buffer) after calling ``super().__init__``.
+
     Args:
         backbone: registry name of a model (``"egnn"``, ``"toy-pair"``), or a built
             :class:`~matforge.interfaces.Backbone` (preferably from

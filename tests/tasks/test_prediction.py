@@ -1,0 +1,90 @@
+"""Prediction outside a Trainer, loading by checkpoint, and the ASE calculator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.constraints import FixAtoms
+from ase.optimize import BFGS
+
+from matforge.ase import MatforgeCalculator
+from matforge.atoms_representation import AtomsRepresentation
+from matforge.tasks import EnergyForceTask, EnergyTask, PropertyTask, load_task
+
+
+def _atoms(structure) -> Atoms:
+    atoms = Atoms(numbers=structure.atomic_numbers, positions=structure.positions)
+    atoms.set_constraint(FixAtoms(mask=structure.fixed))
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(clusters, tmp_path_factory, trainer_in, make_datamodule):
+    """A toy-pair S2EF model trained briefly on EMT clusters, saved as a checkpoint."""
+    directory = tmp_path_factory.mktemp("trained")
+    task = EnergyForceTask("toy-pair", {"hidden": 16}, lr=5e-3)
+    trainer = trainer_in(directory, max_epochs=10)
+    trainer.fit(task, datamodule=make_datamodule(clusters[:20], batch_size=4))
+    trainer.save_checkpoint(directory / "toy.ckpt")
+    return directory / "toy.ckpt"
+
+
+def test_predict_accepts_ase_atoms_like_structures(clusters):
+    task = EnergyForceTask("toy-pair", {"hidden": 8})
+    from_structures = task.predict(clusters[:3])
+    from_atoms = task.predict([_atoms(s) for s in clusters[:3]])
+    np.testing.assert_allclose(from_atoms["energy"], from_structures["energy"], rtol=1e-6)
+    for a, b in zip(from_atoms["forces"], from_structures["forces"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_energy_task_predicts_energies_only_unless_asked(clusters):
+    task = EnergyTask("toy-pair", {"hidden": 8})
+    assert set(task.predict(clusters[:2])) == {"energy"}
+    assert set(task.predict(clusters[:2], forces=True)) == {"energy", "forces"}
+
+
+def test_calculator_matches_predict(clusters):
+    task = EnergyForceTask("toy-pair", {"hidden": 8})
+    atoms = _atoms(clusters[0])
+    atoms.calc = MatforgeCalculator(task)
+    expected = task.predict(clusters[:1])
+    assert atoms.get_potential_energy() == pytest.approx(float(expected["energy"][0]), rel=1e-6)
+    np.testing.assert_allclose(atoms.get_forces(apply_constraint=False), expected["forces"][0], rtol=1e-5, atol=1e-7)
+
+
+def test_calculator_gives_voigt_stress_for_periodic_cells(clusters):
+    task = EnergyForceTask("toy-pair", {"hidden": 8})
+    atoms = _atoms(clusters[0])
+    atoms.set_cell(np.diag([10.0, 11.0, 12.0]))
+    atoms.pbc = True
+    atoms.calc = MatforgeCalculator(task)
+    stress = atoms.get_stress()
+    full = task.predict([atoms], stress=True)["stress"][0]
+    np.testing.assert_allclose(stress, full[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]], rtol=1e-5, atol=1e-9)
+
+
+def test_calculator_refuses_a_property_task():
+    with pytest.raises(TypeError, match="needs an energy task"):
+        MatforgeCalculator(PropertyTask("toy-pair", targets=["gap"]))
+
+
+def test_calculator_relaxes_a_structure_with_a_trained_toy_model(trained_checkpoint, clusters):
+    atoms = _atoms(clusters[-1])
+    atoms.calc = MatforgeCalculator(trained_checkpoint)
+    assert BFGS(atoms, logfile=None).run(fmax=0.05, steps=500)
+    assert np.linalg.norm(atoms.get_forces(), axis=1).max() < 0.05
+
+
+def test_load_task_restores_the_task_class(trained_checkpoint):
+    assert type(load_task(trained_checkpoint)) is EnergyForceTask
+
+
+def test_trainer_predict_returns_forces_from_inside_inference_mode(clusters, make_trainer, make_datamodule):
+    task = EnergyForceTask("toy-pair", {"hidden": 8})
+    datamodule = make_datamodule(clusters[:4], val={"val": clusters[:3]})
+    datamodule.set_representation(AtomsRepresentation())
+    (batch_output,) = make_trainer(inference_mode=True).predict(task, dataloaders=datamodule.val_dataloader()[0])
+    expected = task.predict(clusters[:3])
+    np.testing.assert_allclose(batch_output["forces"].numpy(), np.concatenate(expected["forces"]), rtol=1e-5, atol=1e-7)
