@@ -8,6 +8,8 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from matforge.training.table import MONITOR_ALIAS
+
 #: metric → split → [(epoch, value), ...] sorted by epoch.
 Curves = dict[str, dict[str, list[tuple[int, float]]]]
 
@@ -15,6 +17,7 @@ Curves = dict[str, dict[str, list[tuple[int, float]]]]
 def read_curves(path: str | os.PathLike) -> Curves:
     """Curves of every ``<split>/<metric>`` column of a Lightning CSV log.
 
+    The monitor alias ``val/loss`` (a copy of the first validation set's loss) is left out.
     Epoch-level values (``<name>`` or ``<name>_epoch``) are used as logged (the last value of
     an epoch wins); a metric logged only per step (``<name>_step``) is averaged per epoch.
     """
@@ -30,7 +33,7 @@ def read_curves(path: str | os.PathLike) -> Curves:
                 continue
             for column, text in row.items():
                 value = _number(text)
-                if value is None or column in ("epoch", "step") or "/" not in column:
+                if value is None or column in ("epoch", "step", MONITOR_ALIAS) or "/" not in column:
                     continue
                 if column.endswith("_step"):
                     step_values[column.removesuffix("_step")][int(epoch)].append(value)

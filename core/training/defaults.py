@@ -59,3 +59,14 @@ def default_callbacks(
 def flag_enabled(trainer_config: dict[str, Any], key: str) -> bool:
     """Trainer flags such as ``enable_progress_bar`` default to on when left as None."""
     return trainer_config.get(key) is not False
+
+
+def quiet_lightning() -> None:
+    """Hide Lightning's start-up chatter (accelerator lines, tips) and a known deprecation
+    warning it raises with recent torch; warnings about the run itself stay."""
+    import logging
+    import warnings
+
+    for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")

@@ -38,13 +38,14 @@ def _pyplot() -> Any:
 
 
 def plot_learning_curves(curves: Curves, path: str | os.PathLike, title: str | None = None) -> Path:
-    """One panel per metric (loss first), one line per split, epochs on the x axis."""
+    """One panel per metric (the loss first, then the metrics, loss terms last), one line per
+    split, epochs on the x axis."""
     if not curves:
         raise ValueError("no '<split>/<metric>' columns in the log: nothing to plot")
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    metrics = order_metrics(curves)
+    metrics = sorted(order_metrics(curves), key=lambda name: name != "loss")  # the loss first
     ncols = min(3, len(metrics))
     nrows = math.ceil(len(metrics) / ncols)
     fig, axes = plt.subplots(
@@ -81,6 +82,7 @@ def plot_parity(
         raise ValueError(f"no {quantity} predictions to plot")
     plt = _pyplot()
     unit = "eV" if quantity == "energy" else "eV/Å"
+    label = "energy" if quantity == "energy" else "force component"
     panels = sorted(panels, key=lambda p: order_splits([q.split for q in panels]).index(p.split))
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
@@ -97,8 +99,8 @@ def plot_parity(
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")
-        ax.set_xlabel(f"reference {quantity} ({unit})")
-        ax.set_ylabel(f"predicted {quantity} ({unit})")
+        ax.set_xlabel(f"reference {label} ({unit})")
+        ax.set_ylabel(f"predicted {label} ({unit})")
         ax.set_title(pred.split)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")

@@ -19,7 +19,11 @@ TABLE2_SPLITS: tuple[str, ...] = ("train", "val_id", "val_ood_cat", "val_ood_ads
 #: Row of the paper's S2EF column: energy MAE (eV) + force MAE (eV/Å), added when both exist.
 ENERGY_FORCE_SUM = "energy+force_mae"
 
-_METRIC_ORDER = ("loss", "energy", "per_atom", ENERGY_FORCE_SUM, "force", "stress")
+#: What tasks log the first validation set's loss under too (``matforge.tasks.base.MONITOR``),
+#: for checkpoint callbacks; a copy, so tables and curves leave it out.
+MONITOR_ALIAS = "val/loss"
+
+_METRIC_ORDER = ("energy", "per_atom", "force", ENERGY_FORCE_SUM, "stress")
 
 
 @dataclass
@@ -35,13 +39,14 @@ class MetricsTable:
     def from_logged(cls, logged: Mapping[str, float], meta: Mapping[str, Any] | None = None) -> MetricsTable:
         """Build from Lightning's logged metrics ``{"<split>/<metric>": value}``.
 
-        Keys without a ``/`` are ignored; Lightning's ``_epoch`` suffix is dropped.
+        Keys without a ``/`` and the monitor alias ``val/loss`` are ignored; Lightning's
+        ``_epoch`` suffix is dropped.
         """
         values: dict[str, dict[str, float]] = {}
         seen_splits: list[str] = []
         for key, value in logged.items():
             split, sep, metric = key.partition("/")
-            if not sep:
+            if not sep or key == MONITOR_ALIAS:
                 continue
             metric = metric.removesuffix("_epoch")
             if metric.endswith("_step"):
@@ -100,15 +105,23 @@ def order_splits(splits: Iterable[str]) -> list[str]:
 
 
 def order_metrics(metrics: Iterable[str]) -> list[str]:
-    """Loss, energy, per-atom, energy+force, force, stress, then the rest; stable within groups."""
+    """Energy, per-atom, force, energy+force, stress, other metrics, then losses last; MAE
+    before RMSE before the rest within a group."""
 
     def group(name: str) -> int:
+        if name.endswith("loss"):
+            return len(_METRIC_ORDER) + 1
+        if name == ENERGY_FORCE_SUM:
+            return _METRIC_ORDER.index(ENERGY_FORCE_SUM)
         for rank, prefix in enumerate(_METRIC_ORDER):
             if name.startswith(prefix):
                 return rank
         return len(_METRIC_ORDER)
 
-    return sorted(dict.fromkeys(metrics), key=group)
+    def kind(name: str) -> int:
+        return 0 if name.endswith("_mae") else 1 if name.endswith("_rmse") else 2
+
+    return sorted(dict.fromkeys(metrics), key=lambda name: (group(name), kind(name)))
 
 
 def _csv_value(value: float | None) -> str:

@@ -8,15 +8,15 @@ import pytest
 from matforge.training.curves import read_curves
 from matforge.training.predictions import SplitPredictions, load_all
 
-CSV = """epoch,step,train/loss_step,train/loss_epoch,val_id/loss,val_id/energy_mae,train/energy_mae_step
-0,0,4.0,,,,1.0
-0,1,2.0,,,,3.0
-0,1,,,1.5,0.9,
-0,1,,3.0,,,
-1,2,1.0,,,,0.5
-1,3,1.0,,,,0.5
-1,3,,,1.2,0.7,
-1,3,,1.0,,,
+CSV = """epoch,step,train/loss_step,train/loss_epoch,val_id/loss,val_id/energy_mae,train/energy_mae_step,val/loss
+0,0,4.0,,,,1.0,
+0,1,2.0,,,,3.0,
+0,1,,,1.5,0.9,,1.5
+0,1,,3.0,,,,
+1,2,1.0,,,,0.5,
+1,3,1.0,,,,0.5,
+1,3,,,1.2,0.7,,1.2
+1,3,,1.0,,,,
 """
 
 
@@ -26,6 +26,7 @@ def test_curves_per_epoch(tmp_path):
     curves = read_curves(path)
     assert curves["loss"]["train"] == [(0, 3.0), (1, 1.0)]
     assert curves["loss"]["val_id"] == [(0, 1.5), (1, 1.2)]
+    assert set(curves["loss"]) == {"train", "val_id"}  # the monitor alias val/loss is left out
     # logged per step only: averaged per epoch
     assert curves["energy_mae"]["train"] == [(0, 2.0), (1, 0.5)]
     assert curves["energy_mae"]["val_id"] == [(0, 0.9), (1, 0.7)]

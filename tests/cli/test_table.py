@@ -25,7 +25,7 @@ def test_rows_are_metrics_and_steps_are_dropped():
     }
     table = MetricsTable.from_logged(logged, meta={"checkpoint": "x.ckpt"})
     assert table.splits == ["train", "val_id"]
-    assert table.metrics == ["energy_mae", ENERGY_FORCE_SUM, "force_mae"]
+    assert table.metrics == ["energy_mae", "force_mae", ENERGY_FORCE_SUM]
     assert table.cell("energy_mae", "train") == 0.2
     assert table.cell(ENERGY_FORCE_SUM, "val_id") == 0.25 + 0.05
     assert table.cell("loss", "train") is None
@@ -53,4 +53,15 @@ def test_render_has_a_column_per_split():
 
 
 def test_metric_order_groups_energy_before_forces():
-    assert order_metrics(["force_mae", "zeta", "energy_mae", "loss"]) == ["loss", "energy_mae", "force_mae", "zeta"]
+    assert order_metrics(["force_loss", "force_mae", "zeta", "loss", "energy+force_mae", "energy_mae"]) == [
+        "energy_mae", "force_mae", "energy+force_mae", "zeta", "force_loss", "loss",
+    ]
+
+
+def test_monitor_alias_is_left_out_and_matches_the_tasks():
+    from matforge.tasks.base import MONITOR
+    from matforge.training.table import MONITOR_ALIAS
+
+    assert MONITOR_ALIAS == MONITOR
+    table = MetricsTable.from_logged({MONITOR: 1.0, "train/loss": 1.0})
+    assert table.splits == ["train"]

@@ -1,0 +1,212 @@
+"""``matforge fit | validate | test | predict``: Lightning's CLI with matforge's defaults.
+
+The task (a LightningModule) is ``--model`` in subclass mode and the DataModule is ``--data``;
+registry names work as shorthands (see :mod:`matforge.cli.shorthands`). Every run writes into
+its own run directory (see :mod:`matforge.training.rundir`), printed at start and end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pytorch_lightning import LightningDataModule, LightningModule, Trainer
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+
+from matforge.training.defaults import (
+    default_callbacks,
+    default_loggers,
+    flag_enabled,
+    quiet_lightning,
+)
+from matforge.training.rundir import RUN_DIR_ENV, RunDirectory
+
+DEFAULT_SEED = 0
+
+
+class RunConfigCallback(SaveConfigCallback):
+    """Saves the resolved configuration as ``config.yaml`` in the run directory."""
+
+    def __init__(self, parser: LightningArgumentParser, config: Any, run: RunDirectory | None = None) -> None:
+        super().__init__(parser, config, overwrite=True, save_to_log_dir=False)
+        self.run = run
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self.run is not None:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+            self.parser.save(self.config, self.run.config, skip_none=False, overwrite=True)
+
+
+class MatforgeCLI(LightningCLI):
+    """LightningCLI with run directories, default loggers/callbacks and compatibility checks."""
+
+    def __init__(self, args: Sequence[str], **kwargs: Any) -> None:
+        self.run: RunDirectory | None = None
+        super().__init__(
+            model_class=_task_base_class(),
+            datamodule_class=_datamodule_base_class(),
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_callback=RunConfigCallback,
+            seed_everything_default=DEFAULT_SEED,
+            parser_kwargs={"prog": "matforge"},
+            auto_configure_optimizers=False,
+            args=list(args),
+            **kwargs,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--runs_root", type=str, default="runs", help="Folder holding the run directories.")
+        parser.add_argument(
+            "--run_dir",
+            type=str | None,
+            default=None,
+            help="Run directory to use (default: <runs_root>/<task>-<model>-<timestamp>).",
+        )
+
+    # -- run directory ----------------------------------------------------------------------
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand]
+        self.run = self._choose_run_directory(config)
+        self.save_config_kwargs = {"run": self.run}
+
+    def _choose_run_directory(self, config: Any) -> RunDirectory:
+        inherited = os.environ.get(RUN_DIR_ENV)
+        if inherited and _is_worker_process():
+            return RunDirectory(Path(inherited))
+        task, model = run_names(config)
+        if config.get("run_dir"):
+            run = RunDirectory(Path(config.run_dir))
+        elif self.subcommand == "fit" and config.get("ckpt_path") == "last":
+            run = RunDirectory.latest(config.runs_root, task, model)
+            if run is None:
+                raise FileNotFoundError(
+                    f"--ckpt_path last: no earlier {task}-{model} run with checkpoints/last.ckpt under "
+                    f"{config.runs_root}/ (give --run_dir or a checkpoint path)"
+                )
+        else:
+            label = model if self.subcommand == "fit" else f"{model}-{self.subcommand}"
+            run = RunDirectory.new(config.runs_root, task, label)
+        if self.subcommand == "fit" and config.get("ckpt_path") == "last":
+            config.ckpt_path = str(run.last_checkpoint)
+        os.environ[RUN_DIR_ENV] = str(run.path)
+        return run
+
+    # -- trainer ----------------------------------------------------------------------------
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        run = self.run
+        if run is not None:
+            run.make()
+            kwargs.setdefault("default_root_dir", trainer_config.get("default_root_dir") or str(run.path))
+            if trainer_config.get("logger") in (None, True):
+                kwargs["logger"] = default_loggers(run)
+        extra = default_callbacks(
+            run,
+            monitor=getattr(self.model, "monitor", None),
+            progress_bar=flag_enabled(trainer_config, "enable_progress_bar"),
+            checkpoints=self.subcommand == "fit" and flag_enabled(trainer_config, "enable_checkpointing"),
+        )
+        configured = trainer_config.get("callbacks") or []
+        kwargs["callbacks"] = [*(configured if isinstance(configured, list) else [configured]), *extra]
+        return super().instantiate_trainer(**kwargs)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def before_fit(self) -> None:
+        self._say(f"run directory: {self.run.path}" if self.run else "")
+
+    def after_fit(self) -> None:
+        if self.run is None:
+            return
+        lines = [f"run directory: {self.run.path}"]
+        callback = self.trainer.checkpoint_callback
+        if self.run.best_checkpoint.is_file():
+            score = getattr(callback, "best_model_score", None)
+            detail = f" ({callback.monitor} = {float(score):.4g})" if score is not None and callback.monitor else ""
+            lines.append(f"best checkpoint: {self.run.best_checkpoint}{detail}")
+        if self.run.last_checkpoint.is_file():
+            lines.append(f"last checkpoint: {self.run.last_checkpoint}")
+        self._say("\n".join(lines))
+
+    def before_validate(self) -> None:
+        self.before_fit()
+
+    def before_test(self) -> None:
+        self.before_fit()
+
+    def before_predict(self) -> None:
+        self.before_fit()
+
+    def _say(self, text: str) -> None:
+        if text and self.trainer.is_global_zero:
+            print(text, flush=True)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _task_base_class() -> type[LightningModule]:
+    from matforge.tasks.base import AtomisticTask
+
+    return AtomisticTask
+
+
+def _datamodule_base_class() -> type[LightningDataModule]:
+    return LightningDataModule
+
+
+def _is_worker_process() -> bool:
+    """True in processes Lightning's DDP launcher started (they re-run the command line)."""
+    return any(int(os.environ.get(var, "0") or 0) > 0 for var in ("LOCAL_RANK", "NODE_RANK", "GROUP_RANK"))
+
+
+def run_names(config: Any) -> tuple[str, str]:
+    """Registry names of the task and backbone in a parsed config, for the run directory name."""
+    model = config.get("model") or {}
+    class_path = model.get("class_path") if hasattr(model, "get") else None
+    init_args = model.get("init_args") if hasattr(model, "get") else None
+    backbone = init_args.get("backbone") if init_args is not None and hasattr(init_args, "get") else None
+    return _task_name(class_path), backbone if isinstance(backbone, str) else "model"
+
+
+def _task_name(class_path: str | None) -> str:
+    if not class_path:
+        return "task"
+    from matforge.registry import registry
+
+    for info in registry.infos("task"):
+        if info.target.replace(":", ".") == class_path:
+            return info.name
+    return class_path.rsplit(".", 1)[-1].lower()
+
+
+def run_lightning_cli(args: Sequence[str]) -> int:
+    """Run a training sub-command; returns the exit status (errors as one line, no traceback)."""
+    from matforge.cli.errors import report_error
+    from matforge.cli.shorthands import expand
+
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    quiet_lightning()
+    inherited = os.environ.get(RUN_DIR_ENV)
+    try:
+        MatforgeCLI(expand(args).args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        return report_error(exc, debug)
+    finally:
+        if inherited is None or not _is_worker_process():
+            os.environ.pop(RUN_DIR_ENV, None)
+    return 0

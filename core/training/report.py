@@ -1,0 +1,39 @@
+"""Plots of a run directory: learning curves from its CSV log, parity plots from its
+evaluation predictions (evaluating the best checkpoint first when there are none)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matforge.training.curves import read_curves
+from matforge.training.plotting import plot_learning_curves, plot_parity, require_matplotlib
+from matforge.training.predictions import load_all
+from matforge.training.rundir import RunDirectory
+
+
+def plot_run(run_path: Path, out: Path | None = None, evaluate: bool = True) -> list[Path]:
+    """Write ``learning_curves.png``, ``parity_energy.png`` and (force tasks)
+    ``parity_forces.png`` into ``out`` (default ``RUN/plots``); returns their paths."""
+    require_matplotlib()
+    run = RunDirectory(Path(run_path))
+    if not run.path.is_dir():
+        raise FileNotFoundError(f"no run directory at {run.path}")
+    out = out or run.plots
+    paths = [plot_learning_curves(read_curves(run.metrics_csv), out / "learning_curves.png", title=run.path.name)]
+    predictions = load_all(run.evaluation / "predictions")
+    if not predictions and evaluate:
+        if not run.best_checkpoint.is_file():
+            raise FileNotFoundError(
+                f"no predictions in {run.evaluation} and no {run.best_checkpoint} to evaluate"
+            )
+        from matforge.training.evaluation import evaluate_run
+
+        print(f"evaluating {run.best_checkpoint} for the parity plots")
+        evaluate_run(run)
+        predictions = load_all(run.evaluation / "predictions")
+    if predictions:
+        title = f"{run.path.name}: predicted vs reference"
+        paths.append(plot_parity(predictions, "energy", out / "parity_energy.png", title=title))
+        if any(p.has_forces for p in predictions):
+            paths.append(plot_parity(predictions, "forces", out / "parity_forces.png", title=title))
+    return paths
