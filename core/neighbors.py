@@ -81,8 +81,15 @@ def neighbor_pairs(
 def _pair_order(i: np.ndarray, j: np.ndarray, shifts: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Permutation sorting pairs by centre, distance (at fixed resolution), neighbour, shift."""
     d_key = np.round(d / _DISTANCE_RESOLUTION).astype(np.int64)
-    # np.lexsort sorts by the last key first.
-    return np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], j, d_key, i))
+    if len(d) and (np.abs(shifts).max() >= 128 or d_key.max() >= 1 << 34 or i.max() >= 1 << 28):
+        # np.lexsort sorts by the last key first.
+        return np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], j, d_key, i))
+    # The same order with two packed int64 keys instead of six: the sort takes a third of the
+    # time, which matters next to vesin's own ~0.5 ms on a slab.
+    first = (i << 34) | d_key
+    packed_shifts = ((shifts[:, 0] + 128) << 16) | ((shifts[:, 1] + 128) << 8) | (shifts[:, 2] + 128)
+    second = (j << 24) | packed_shifts
+    return np.lexsort((second, first))
 
 
 def _first_per_centre(i_sorted: np.ndarray, k: int) -> np.ndarray:

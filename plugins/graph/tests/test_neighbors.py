@@ -132,3 +132,11 @@ def test_small_cutoff_finds_only_the_overlapping_pair():
     i, j, shifts, d = neighbor_pairs(positions, cell, np.array([True, True, False]), 0.1)
     assert pair_set(i, j, shifts) == {(0, len(positions) - 1, 0, 0, 0), (len(positions) - 1, 0, 0, 0, 0)}
     np.testing.assert_allclose(d, 0.05)
+
+
+def test_packed_sort_keys_give_the_lexicographic_order():
+    rng = np.random.default_rng(0)
+    i, j = rng.integers(0, 5, 400), rng.integers(0, 5, 400)
+    shifts, d = rng.integers(-3, 4, (400, 3)), rng.choice([1.0, 2.0, 2.5], 400)
+    expected = np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], j, d, i))
+    assert np.array_equal(neighbors._pair_order(i, j, shifts, d), expected)
