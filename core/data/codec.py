@@ -50,7 +50,7 @@ def _pack_array(value: np.ndarray, name: str, float32: bool) -> list[Any]:
         array = array.astype("<i8")
     else:
         raise TypeError(f"field {name!r}: cannot store dtype {array.dtype}")
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array, order="C")  # not ascontiguousarray: it turns 0-d into 1-d
     return [array.dtype.str, list(array.shape), array.tobytes()]
 
 
@@ -90,7 +90,8 @@ def encode_structure(structure: AtomicStructure, *, float32: bool = True) -> byt
         "per_atom": sorted(s.per_atom),
         "sid": s.sid.item() if isinstance(s.sid, np.generic) else s.sid,
         "fid": None if s.fid is None else int(s.fid),
-        "ids": dict(s.ids),
+        # "index" is the position in a dataset, set when reading; it is not stored
+        "ids": {k: v for k, v in s.ids.items() if k != "index"},
     }
     return msgpack.packb(record, use_bin_type=True)
 

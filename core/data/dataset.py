@@ -61,9 +61,13 @@ class AtomicDataset(Dataset):
 
     @property
     def statistics(self) -> DatasetStatistics:
-        """Statistics of the whole dataset as written (not of an ``indices`` subset)."""
+        """Statistics of these structures: stored at write time, or computed (one pass, then
+        cached) for an ``indices`` subset."""
         if self._statistics is None:
-            self._statistics = DatasetStatistics.from_dict(self.metadata["statistics"])
+            if self._indices is None:
+                self._statistics = DatasetStatistics.from_dict(self.metadata["statistics"])
+            else:
+                self._statistics = DatasetStatistics.of(iter(self))
         return self._statistics
 
     @property
@@ -141,11 +145,19 @@ class AtomicDataset(Dataset):
 
 
 def open_dataset(path_or_devset: str | os.PathLike[str], *, indices: Sequence[int] | None = None) -> AtomicDataset:
-    """Open a dataset directory, or a shipped devset split as ``devset:NAME/SPLIT``.
+    """Open a dataset directory, an index file written by ``matforge data split``
+    (``*.json``), or a shipped devset split as ``devset:NAME/SPLIT``.
 
     Raises:
         FileNotFoundError, DatasetFormatError, UnknownDevsetError: with the path or name.
     """
     from matforge.devsets.catalog import resolve_dataset_path
 
-    return AtomicDataset(resolve_dataset_path(path_or_devset), indices=indices)
+    path = resolve_dataset_path(path_or_devset)
+    if path.is_file() and path.suffix == ".json":
+        from matforge.data.split import read_index_file
+
+        if indices is not None:
+            raise ValueError(f"{str(path)!r} is an index file; do not pass indices as well")
+        path, indices = read_index_file(path)
+    return AtomicDataset(path, indices=indices)

@@ -76,7 +76,7 @@ DEVSETS: dict[str, Devset] = {
             task="s2ef",
             citation=(
                 "LiPS data set, Materials Cloud archive record 2022.45 "
-                "(https://doi.org/10.24435/materialscloud:2022.45); devset frames from the "
+                "(https://archive.materialscloud.org/record/2022.45); devset frames from the "
                 "IntelLabs matsciml repository (MIT)"
             ),
         ),

@@ -172,3 +172,13 @@ def test_subset_by_indices(tmp_path, structures):
     ds = AtomicDataset(tmp_path / "ds", indices=[5, 2])
     assert len(ds) == 2 and [s.sid for s in ds] == [5, 2]
     assert ds[0].ids["index"] == 5
+
+
+def test_scalar_and_vector_targets_keep_their_shapes(tmp_path):
+    s = make_structure(1)
+    s.targets["bandgap"] = np.array(1.25)
+    s.targets["dipole"] = np.array([0.1, 0.2, 0.3])
+    s.targets["stress"] = np.eye(3) * 0.01
+    write_dataset(tmp_path / "ds", [s], progress=False)
+    stored = open_dataset(tmp_path / "ds")[0]
+    assert {k: v.shape for k, v in stored.targets.items()} == {k: v.shape for k, v in s.targets.items()}

@@ -1,0 +1,84 @@
+"""Importers: OC20 LMDBs, matsciml LMDBs and ASE-readable files → matforge datasets.
+
+>>> from matforge.data.importers import import_dataset                          # doctest: +SKIP
+>>> summary = import_dataset("lips.lmdb", "lips", format="matsciml",
+...                          key_map={"energy": "energy", "forces": "force"})  # doctest: +SKIP
+>>> print(summary)                                                              # doctest: +SKIP
+
+Legacy pickles are read through a restricted unpickler (:mod:`.legacy_pickle`): a value naming
+any global outside tensors, arrays and PyG ``Data`` stops the import with
+:class:`~matforge.data.errors.UnsafePickleError` and nothing is written. Records that are
+merely unusable (missing key, corrupt value, invalid structure) are rejected and listed in the
+:class:`ImportSummary`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from matforge.data.importers.base import ImportSummary, SourceItem
+from matforge.data.importers.fields import merge_key_map, parse_key_map
+from matforge.structure import DEFAULT_MIN_DISTANCE
+
+FORMATS: tuple[str, ...] = ("oc20", "matsciml", "ase")
+
+__all__ = ["FORMATS", "ImportSummary", "SourceItem", "import_dataset"]
+
+
+def import_dataset(
+    source: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    format: str,
+    key_map: Sequence[str] | Mapping[str, str] | None = None,
+    ase_format: str | None = None,
+    num_shards: int = 1,
+    overwrite: bool = False,
+    float32: bool = True,
+    progress: bool = True,
+    min_distance: float | None = DEFAULT_MIN_DISTANCE,
+    provenance: dict[str, Any] | None = None,
+) -> ImportSummary:
+    """Convert ``source`` into a matforge dataset at ``dest``.
+
+    Args:
+        format: ``"oc20"`` (pickled PyG Data), ``"matsciml"`` (pickled dicts) or ``"ase"``.
+        key_map: ``{matforge name: source key}`` or ``["energy=y", ...]``; entries override
+            the format's defaults and must be present in every record (else it is rejected).
+        ase_format: the ``format`` passed to ``ase.io.read`` (default: guessed from the name).
+        num_shards, overwrite, float32, progress, min_distance: as for
+            :func:`~matforge.data.write_dataset`.
+        provenance: extra provenance entries (e.g. ``citation``).
+    """
+    user_map = parse_key_map(key_map)
+    skipped: list[str] = []
+    if format == "oc20":
+        from matforge.data.importers.oc20 import DEFAULT_KEY_MAP, read_oc20
+
+        full_map, required = merge_key_map(DEFAULT_KEY_MAP, user_map)
+        lmdb_source, items = read_oc20(source, full_map, required)
+        total, skipped = len(lmdb_source), lmdb_source.skipped_keys
+        recorded: dict[str, Any] = dict(full_map)
+    elif format == "matsciml":
+        from matforge.data.importers.matsciml import DEFAULT_KEY_MAP, read_matsciml
+
+        full_map, required = merge_key_map(DEFAULT_KEY_MAP, user_map)
+        lmdb_source, items = read_matsciml(source, full_map, required)
+        total, skipped = len(lmdb_source), lmdb_source.skipped_keys
+        recorded = dict(full_map)
+    elif format == "ase":
+        from matforge.data.importers.ase_files import read_ase
+
+        total, items = read_ase(source, user_map, ase_format)
+        recorded = dict(user_map)
+    else:
+        raise ValueError(f"unknown import format {format!r}; choose one of {', '.join(FORMATS)}")
+    from matforge.data.importers.base import write_items
+
+    return write_items(
+        items, total, dest, source=source, format=format, key_map=recorded, skipped_keys=skipped,
+        provenance=provenance, num_shards=num_shards, overwrite=overwrite, float32=float32,
+        progress=progress, min_distance=min_distance,
+    )  # fmt: skip

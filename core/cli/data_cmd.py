@@ -1,0 +1,188 @@
+"""``matforge data import|info|split``: bring data in, look at it, split it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "data",
+        help="import, inspect and split datasets (matforge LMDB format)",
+        description="Import OC20/matsciml LMDBs and ASE files, show a dataset's contents and "
+        "statistics, split a dataset. DATASET arguments accept devset:NAME[/SPLIT].",
+    )
+    commands = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    imp = commands.add_parser(
+        "import",
+        help="convert OC20 / matsciml LMDBs or ASE-readable files into a matforge dataset",
+        description="Convert SRC into the matforge dataset DEST. Legacy pickles are read with a "
+        "restricted unpickler (no code runs); unusable records are rejected and listed.",
+    )
+    imp.add_argument("src", help="source: an LMDB file, a directory of *.lmdb, or a file ase.io reads")
+    imp.add_argument("dest", help="dataset directory to create")
+    imp.add_argument("--format", required=True, choices=("oc20", "matsciml", "ase"), help="source format")
+    imp.add_argument(
+        "--map", action="append", default=[], metavar="DEST=SRC",
+        help="take matforge field DEST from source key SRC (repeatable), e.g. --map forces=force; "
+        "a mapped key must be present in every record",
+    )  # fmt: skip
+    imp.add_argument("--ase-format", default=None, help="format name for ase.io.read (default: from the file name)")
+    imp.add_argument("--shards", type=int, default=1, help="number of shards, written in parallel (default 1)")
+    imp.add_argument("--overwrite", action="store_true", help="replace DEST if it is a dataset")
+    imp.add_argument("--float64", action="store_true", help="store positions and forces as float64 (default float32)")
+    imp.add_argument("--min-distance", type=float, default=None, help="reject structures with atoms closer than this (Å; default 0.1)")
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    imp.set_defaults(func=run_import)
+
+    info = commands.add_parser("info", help="counts, fields, units, statistics and provenance of a dataset")
+    info.add_argument("dataset", help="dataset directory, index file, devset:NAME or devset:NAME/SPLIT")
+    info.add_argument("--json", action="store_true", help="print the metadata as JSON")
+    info.set_defaults(func=run_info)
+
+    split = commands.add_parser(
+        "split",
+        help="split a dataset at random or by a field, seeded",
+        description="Split DATASET into parts written under DEST as datasets (DEST/<part>/) or "
+        "index files (DEST/<part>.json).",
+    )
+    split.add_argument("dataset", help="dataset to split (path or devset:NAME/SPLIT)")
+    split.add_argument("dest", help="directory to write the parts into")
+    split.add_argument(
+        "--parts", nargs="+", default=["train=0.8", "val=0.1", "test=0.1"], metavar="NAME=FRACTION",
+        help="parts and their fractions (default: train=0.8 val=0.1 test=0.1)",
+    )  # fmt: skip
+    split.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    split.add_argument("--by", default=None, metavar="FIELD", help="keep structures with the same FIELD together (sid, fid, an id or a scalar target)")
+    split.add_argument("--index-files", action="store_true", help="write index files instead of new datasets")
+    split.add_argument("--overwrite", action="store_true", help="replace existing parts")
+    split.add_argument("--no-progress", action="store_true", help="no progress bar")
+    split.set_defaults(func=run_split)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from matforge.data.importers import import_dataset
+    from matforge.structure import DEFAULT_MIN_DISTANCE
+
+    summary = import_dataset(
+        args.src, args.dest, format=args.format, key_map=args.map, ase_format=args.ase_format,
+        num_shards=args.shards, overwrite=args.overwrite, float32=not args.float64,
+        progress=not args.no_progress,
+        min_distance=DEFAULT_MIN_DISTANCE if args.min_distance is None else args.min_distance,
+    )  # fmt: skip
+    print(summary)
+    return 0 if summary.num_imported else 1
+
+
+def _parse_parts(items: list[str]) -> dict[str, float]:
+    parts: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            parts[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise ValueError(f"--parts entry {item!r} must look like NAME=FRACTION, e.g. train=0.8")
+    return parts
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from matforge.data.split import split_dataset
+
+    written = split_dataset(
+        args.dataset, args.dest, _parse_parts(args.parts), seed=args.seed, by=args.by,
+        index_files=args.index_files, overwrite=args.overwrite, progress=not args.no_progress,
+    )  # fmt: skip
+    from matforge.data import open_dataset
+
+    for name, path in written.items():
+        print(f"{name}: {len(open_dataset(path))} structures → {path}")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from matforge.devsets.catalog import parse_devset
+
+    parsed = parse_devset(args.dataset)
+    if parsed is not None and parsed[1] is None:
+        devset = parsed[0]
+        targets = {split: f"devset:{devset.name}/{split}" for split in devset.splits}
+        header = f"devset {devset.name}: {devset.summary}"
+        if devset.citation:
+            header += f"\ncite: {devset.citation}"
+    else:
+        targets = {args.dataset: args.dataset}
+        header = ""
+    from matforge.data import open_dataset
+
+    datasets = {name: open_dataset(path) for name, path in targets.items()}
+    if args.json:
+        print(json.dumps({name: ds.metadata for name, ds in datasets.items()}, indent=1, ensure_ascii=False))
+        return 0
+    from rich.console import Console
+
+    console = Console()
+    if header:
+        console.print(header, highlight=False)
+    for name, ds in datasets.items():
+        _print_dataset(console, name, ds)
+    return 0
+
+
+def _print_dataset(console: Any, name: str, ds: Any) -> None:
+    from rich.table import Table
+
+    from matforge.elements import SYMBOLS
+
+    stats = ds.statistics
+    meta = ds.metadata
+    console.rule(f"{name}")
+    console.print(
+        f"{ds.path}\n{len(ds)} structures, {stats.num_atoms} atoms, {len(meta['shards'])} shard(s) "
+        f"({', '.join(str(s['count']) for s in meta['shards'])}), schema version {meta['schema_version']}",
+        highlight=False,
+    )
+    fields = Table(title="fields", title_justify="left")
+    for column in ("field", "dtype", "shape", "unit", "structures"):
+        fields.add_column(column)
+    for field, entry in ds.fields.items():
+        shape = "[" + ", ".join(str(d) for d in entry["shape"]) + "]"
+        fields.add_row(field, entry["dtype"], shape, entry["unit"], str(entry["count"]))
+    console.print(fields)
+    if stats.targets:
+        table = Table(title="targets (std over structures; per-atom targets over components)", title_justify="left")
+        for column in ("target", "unit", "count", "mean", "std", "rms"):
+            table.add_column(column, justify="right" if column not in ("target", "unit") else "left")
+        for target, t in stats.targets.items():
+            table.add_row(target, t.unit, str(t.count), f"{t.mean:.6g}", f"{t.std:.6g}", f"{t.rms:.6g}")
+        console.print(table)
+    for target, ref in stats.linear_references.items():
+        refs = ", ".join(f"{SYMBOLS[z]} {c:.4f}" for z, c in sorted(ref.element_energies.items()))
+        console.print(
+            f"{target}: linear reference (eV/atom) {refs}\n"
+            f"  residual per structure: mean {ref.residual_mean:.4g} eV, std {ref.residual_std:.4g} eV; "
+            f"per atom: mean {ref.residual_per_atom_mean:.4g}, std {ref.residual_per_atom_std:.4g} eV/atom",
+            highlight=False,
+        )
+    if stats.force_rms is not None:
+        console.print(f"force RMS (per component): {stats.force_rms:.4g} eV/Å", highlight=False)
+    hist = stats.num_atoms_histogram
+    if hist:
+        sizes = sorted(hist)
+        mean = sum(k * v for k, v in hist.items()) / max(sum(hist.values()), 1)
+        top = ", ".join(f"{k}: {v}" for k, v in sorted(hist.items(), key=lambda kv: -kv[1])[:8])
+        console.print(f"atoms per structure: {sizes[0]}–{sizes[-1]}, mean {mean:.1f} (most common {top})", highlight=False)
+    elements = ", ".join(f"{SYMBOLS[z]} {c}" for z, c in sorted(stats.element_counts.items()))
+    console.print(f"elements (atoms): {elements}", highlight=False)
+    provenance = ds.provenance
+    if provenance:
+        console.print("provenance:", highlight=False)
+        for key, value in provenance.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            if len(text) > 300:
+                text = text[:300] + " …"
+            console.print(f"  {key}: {text}", highlight=False, soft_wrap=True)

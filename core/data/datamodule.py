@@ -1,0 +1,266 @@
+"""`AtomicDataModule`: matforge datasets as Lightning dataloaders, with named validation sets.
+
+The representation transform (structure → graph, point cloud, …) runs inside DataLoader
+workers: each dataset is wrapped so that ``__getitem__`` returns ``representation(structure)``
+and the loader's ``collate_fn`` is ``representation.collate``. The task attaches the
+representation its backbone consumes in its ``setup`` (``set_representation``), or it is given
+here by registry name. Dataloaders are plain ``DataLoader`` objects with ``shuffle`` set, so
+Lightning swaps in its distributed sampler under DDP.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader, Dataset
+
+from matforge.batch import MissingTargetError
+from matforge.data.dataset import AtomicDataset, open_dataset
+from matforge.data.lmdb_format import METADATA_FILE
+from matforge.data.statistics import DatasetStatistics
+from matforge.devsets.catalog import parse_devset
+
+PathLike = str | os.PathLike[str]
+
+
+def split_paths(path: PathLike) -> dict[str, str]:
+    """Split name → dataset of ``path``: a devset's splits (``devset:NAME``), a directory of
+    dataset directories (one per split), or a single dataset (named ``train``)."""
+    parsed = parse_devset(str(path)) if isinstance(path, str) else None
+    if parsed is not None:
+        devset, split = parsed
+        if split is not None:
+            return {"train": f"devset:{devset.name}/{split}"}
+        return {name: f"devset:{devset.name}/{name}" for name in devset.splits}
+    root = Path(path)
+    if (root / METADATA_FILE).is_file():
+        return {"train": str(root)}
+    if root.is_dir():
+        found = {p.name: str(p) for p in sorted(root.iterdir()) if (p / METADATA_FILE).is_file()}
+        if found:
+            return found
+    if not root.exists():
+        raise FileNotFoundError(f"dataset {str(root)!r} does not exist")
+    raise FileNotFoundError(f"{str(root)!r} is neither a matforge dataset nor a directory of them")
+
+
+def _named(value: PathLike | Mapping[str, PathLike] | Sequence[PathLike] | None, default: str) -> dict[str, PathLike]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (str, os.PathLike)):
+        return {default: value}
+    names: dict[str, PathLike] = {}
+    for item in value:
+        parsed = parse_devset(str(item)) if isinstance(item, str) else None
+        name = (parsed[1] or parsed[0].name) if parsed else Path(item).name
+        if name in names:
+            raise ValueError(f"two {default} sets are named {name!r}; pass a dict of names to paths")
+        names[name] = item
+    return names
+
+
+class RepresentationDataset(Dataset):
+    """A dataset whose items are ``representation(structure)``, with only the requested targets.
+
+    Args:
+        dataset: yields `AtomicStructure`.
+        representation: callable structure → sample (``None``: structures as they are).
+        targets: keep exactly these targets; a missing one raises naming index and structure.
+        name: the split's name, for error messages.
+    """
+
+    def __init__(self, dataset: Dataset, representation: Any, targets: Sequence[str] | None, name: str) -> None:
+        self.dataset = dataset
+        self.representation = representation
+        self.targets = None if targets is None else tuple(targets)
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Any:
+        structure = self.dataset[index]
+        if self.targets is not None:
+            missing = [t for t in self.targets if t not in structure.targets]
+            if missing:
+                raise MissingTargetError(
+                    f"{self.name} set, index {index} (sid={structure.sid!r}): target {missing[0]!r} "
+                    f"is missing; the structure carries {sorted(structure.targets) or 'no targets'}"
+                )
+            structure.targets = {t: structure.targets[t] for t in self.targets}
+        return structure if self.representation is None else self.representation(structure)
+
+
+class AtomicDataModule(pl.LightningDataModule):
+    """Train, named validation, test and predict sets of matforge datasets.
+
+    Args:
+        path: ``devset:NAME`` (its splits), a directory of split datasets (``train/``,
+            ``val*/``, ``test/``) or one dataset (used for training). Splits named ``val…``
+            become validation sets, ``test…`` test sets.
+        train: training dataset (path or ``devset:NAME/SPLIT``); overrides ``path``'s.
+        val: validation set(s): one path (named ``val``), a list (named after their folders
+            or splits) or ``{name: path}``; logged under their names (``val_id/loss``).
+        test: test set(s), as ``val``.
+        predict: dataset(s) to predict on.
+        batch_size: structures per training batch.
+        eval_batch_size: structures per validation/test/predict batch (default batch_size).
+        num_workers: DataLoader worker processes (the representation runs there).
+        pin_memory: page-locked batches for faster host → GPU copies.
+        targets: targets every sample must carry (others are dropped from the samples);
+            ``None`` keeps each structure's targets as stored.
+        representation: registry name of the representation; normally left ``None`` and set
+            by the task from its backbone.
+        representation_args: keyword arguments of that representation (e.g. ``cutoff``).
+        shuffle: shuffle the training set each epoch.
+        drop_last: drop the last incomplete training batch.
+    """
+
+    def __init__(
+        self,
+        path: str | None = None,
+        *,
+        train: str | None = None,
+        val: str | Sequence[str] | Mapping[str, str] | None = None,
+        test: str | Sequence[str] | Mapping[str, str] | None = None,
+        predict: str | Sequence[str] | Mapping[str, str] | None = None,
+        batch_size: int = 8,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        targets: list[str] | None = None,
+        representation: str | None = None,
+        representation_args: dict[str, Any] | None = None,
+        shuffle: bool = True,
+        drop_last: bool = False,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.save_hyperparameters()
+        splits = split_paths(path) if path is not None else {}
+        self._train: PathLike | None = train if train is not None else splits.get("train")
+        self._val = _named(val, "val") if val is not None else {k: v for k, v in splits.items() if k.startswith("val")}
+        self._test = _named(test, "test") if test is not None else {k: v for k, v in splits.items() if k.startswith("test")}
+        self._predict = _named(predict, "predict")
+        if path is not None and self._train is None and not (self._val or self._test):
+            raise ValueError(f"{path!r} has no train, val* or test* split: {', '.join(splits)}")
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.targets = targets
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.representation: Any = None
+        if representation is not None:
+            from matforge.registry import registry
+
+            self.representation = registry.get("representation", representation)(**(representation_args or {}))
+        self._datasets: dict[str, AtomicDataset] = {}
+
+    @classmethod
+    def from_devset(cls, name: str, **kwargs: Any) -> AtomicDataModule:
+        """The devset ``name``: ``train``, its ``val…`` splits as named validation sets, and
+        ``test`` when it has one (unknown names list the devsets)."""
+        from matforge.devsets.catalog import get_devset
+
+        get_devset(name)
+        return cls(f"devset:{name}", **kwargs)
+
+    # -- what it holds ----------------------------------------------------------------------
+
+    @property
+    def val_names(self) -> list[str]:
+        """Validation set names, in the order of :meth:`val_dataloader`."""
+        return list(self._val)
+
+    @property
+    def test_names(self) -> list[str]:
+        return list(self._test)
+
+    @property
+    def representation_name(self) -> str | None:
+        rep = self.representation
+        return None if rep is None else getattr(rep, "name", type(rep).__name__)
+
+    def set_representation(self, representation: Any) -> None:
+        """Use ``representation`` (structure → sample, ``.collate``) for every loader."""
+        if not callable(representation) or not hasattr(representation, "collate"):
+            raise TypeError("a representation must be callable and have a collate() method")
+        self.representation = representation
+
+    def _dataset(self, key: str, path: PathLike) -> AtomicDataset:
+        if key not in self._datasets:
+            self._datasets[key] = open_dataset(path)
+        return self._datasets[key]
+
+    def dataset(self, split: str) -> AtomicDataset:
+        """The opened dataset of ``split`` (``train``, a validation, test or predict name)."""
+        for prefix, paths in (("val", self._val), ("test", self._test), ("predict", self._predict)):
+            if split in paths:
+                return self._dataset(f"{prefix}:{split}", paths[split])
+        if split == "train" and self._train is not None:
+            return self._dataset("train", self._train)
+        raise KeyError(
+            f"no split {split!r}; this datamodule has: "
+            f"{', '.join(['train'] * (self._train is not None) + self.val_names + self.test_names + list(self._predict))}"
+        )
+
+    @property
+    def statistics(self) -> DatasetStatistics | None:
+        """Statistics of the training set (what the task normalises with); ``None`` without one."""
+        return None if self._train is None else self.dataset("train").statistics
+
+    # -- Lightning hooks --------------------------------------------------------------------
+
+    def setup(self, stage: str | None = None) -> None:
+        """Open the datasets of ``stage`` (metadata only; shards open lazily in each worker)."""
+        if stage in (None, "fit") and self._train is not None:
+            self.dataset("train")
+        if stage in (None, "fit", "validate"):
+            for name in self._val:
+                self.dataset(name)
+        if stage in (None, "test"):
+            for name in self._test:
+                self.dataset(name)
+        if stage in (None, "predict"):
+            for name in self._predict:
+                self.dataset(name)
+
+    def _loader(self, name: str, dataset: Dataset, *, train: bool, targets: Sequence[str] | None) -> DataLoader:
+        if self.representation is None:
+            raise RuntimeError(
+                "AtomicDataModule has no representation: the task sets it in setup(), or pass "
+                "representation='NAME' (or call set_representation) to use the datamodule alone"
+            )
+        return DataLoader(
+            RepresentationDataset(dataset, self.representation, targets, name),
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=self.shuffle if train else False,
+            drop_last=self.drop_last if train else False,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            collate_fn=self.representation.collate,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        if self._train is None:
+            raise ValueError("AtomicDataModule has no training set: pass path= or train=")
+        return self._loader("train", self.dataset("train"), train=True, targets=self.targets)
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return [self._loader(n, self.dataset(n), train=False, targets=self.targets) for n in self._val]
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return [self._loader(n, self.dataset(n), train=False, targets=self.targets) for n in self._test]
+
+    def predict_dataloader(self) -> list[DataLoader]:
+        return [self._loader(n, self.dataset(n), train=False, targets=None) for n in self._predict]

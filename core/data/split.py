@@ -1,0 +1,153 @@
+"""Split a dataset into named parts, at random or by a field, reproducibly (seeded).
+
+Parts are written as new datasets (``DEST/<name>/``, a directory of splits that
+:class:`~matforge.data.AtomicDataModule` reads as ``path=DEST``) or as index files
+(``DEST/<name>.json``: ``{"format": "matforge-index", "dataset": ..., "indices": [...]}``),
+which :func:`~matforge.data.open_dataset` opens like a dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from matforge.data.dataset import AtomicDataset, open_dataset
+from matforge.data.errors import DatasetFormatError
+
+INDEX_FORMAT = "matforge-index"
+
+
+def split_sizes(total: int, fractions: Mapping[str, float]) -> dict[str, int]:
+    """Sizes summing to ``total`` in proportion to ``fractions`` (largest remainders).
+
+    Fractions are normalised, so ``{"train": 8, "val": 1, "test": 1}`` works too.
+    """
+    if not fractions:
+        raise ValueError("give at least one part, e.g. train=0.8 val=0.1 test=0.1")
+    if any(f < 0 or not math.isfinite(f) for f in fractions.values()):
+        raise ValueError(f"fractions must be finite and >= 0, got {dict(fractions)}")
+    weight = sum(fractions.values())
+    if weight <= 0:
+        raise ValueError("fractions must not all be 0")
+    exact = {k: total * f / weight for k, f in fractions.items()}
+    sizes = {k: math.floor(v) for k, v in exact.items()}
+    left = total - sum(sizes.values())
+    for k in sorted(exact, key=lambda k: (sizes[k] - exact[k], list(exact).index(k)))[:left]:
+        sizes[k] += 1
+    return sizes
+
+
+def field_value(structure: Any, field: str) -> Any:
+    """``sid``, ``fid``, an id name or a scalar target of ``structure``, as a hashable value."""
+    if field in ("sid", "fid"):
+        value = getattr(structure, field)
+    elif field in structure.ids:
+        value = structure.ids[field]
+    elif field in structure.targets and np.asarray(structure.targets[field]).size == 1:
+        value = np.asarray(structure.targets[field]).item()
+    else:
+        raise KeyError(
+            f"structure {structure.ids.get('index')} has no field {field!r} (sid, fid, ids "
+            f"{sorted(structure.ids)}, scalar targets {sorted(structure.targets)})"
+        )
+    if value is None:
+        raise KeyError(f"structure {structure.ids.get('index')} has {field} = None; cannot group by it")
+    return value
+
+
+def split_indices(
+    dataset: AtomicDataset, fractions: Mapping[str, float], *, seed: int = 0, by: str | None = None
+) -> dict[str, np.ndarray]:
+    """Indices of each part. ``by``: keep structures sharing that field's value together (e.g.
+    all frames of one trajectory, ``by="sid"``); sizes then follow whole groups."""
+    rng = np.random.default_rng(seed)
+    n = len(dataset)
+    if by is None:
+        order = rng.permutation(n)
+        sizes = split_sizes(n, fractions)
+        parts, start = {}, 0
+        for name, size in sizes.items():
+            parts[name] = np.sort(order[start:start + size])
+            start += size
+        return parts
+    groups: dict[Any, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(field_value(dataset[i], by), []).append(i)
+    keys = list(groups)
+    order = rng.permutation(len(keys))
+    targets = split_sizes(n, fractions)
+    names = list(targets)
+    parts_lists: dict[str, list[int]] = {name: [] for name in names}
+    part = 0
+    for k in order:
+        # move on once this part has its share (the last part takes what is left)
+        while part < len(names) - 1 and len(parts_lists[names[part]]) >= targets[names[part]]:
+            part += 1
+        parts_lists[names[part]].extend(groups[keys[k]])
+    return {name: np.sort(np.asarray(idx, dtype=np.int64)) for name, idx in parts_lists.items()}
+
+
+def split_dataset(
+    source: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    fractions: Mapping[str, float],
+    *,
+    seed: int = 0,
+    by: str | None = None,
+    index_files: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Split ``source`` into ``DEST/<name>/`` datasets (or ``DEST/<name>.json`` index files).
+
+    ``provenance`` entries override those copied from the source and the split settings.
+
+    Returns:
+        part name → the path written.
+    """
+    dataset = open_dataset(source)
+    parts = split_indices(dataset, fractions, seed=seed, by=by)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    how = {"split_of": str(Path(dataset.path).resolve()), "seed": seed, "by": by, "fractions": dict(fractions)}
+    for name, indices in parts.items():
+        if index_files:
+            target = dest / f"{name}.json"
+            if target.exists() and not overwrite:
+                raise FileExistsError(f"{str(target)!r} already exists; pass overwrite to replace it")
+            record = {"format": INDEX_FORMAT, "dataset": str(Path(dataset.path).resolve()), **how, "indices": indices.tolist()}
+            target.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        else:
+            from matforge.data.writer import write_dataset
+
+            target = dest / name
+            write_dataset(
+                target, AtomicDataset(dataset.path, indices=indices), overwrite=overwrite,
+                float32=bool(dataset.metadata.get("float32", True)), min_distance=None,
+                progress=progress, provenance={**dataset.provenance, **how, "part": name, **(provenance or {})},
+            )  # fmt: skip
+        written[name] = target
+    return written
+
+
+def read_index_file(path: str | os.PathLike[str]) -> tuple[Path, np.ndarray]:
+    """The dataset and indices an index file names."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetFormatError(f"{str(path)!r} is not a matforge index file: {exc}") from None
+    if not isinstance(record, dict) or record.get("format") != INDEX_FORMAT:
+        raise DatasetFormatError(f"{str(path)!r} is not a matforge index file (format {INDEX_FORMAT!r})")
+    dataset = Path(record["dataset"])
+    if not dataset.is_absolute():
+        dataset = path.parent / dataset
+    return dataset, np.asarray(record["indices"], dtype=np.int64)
