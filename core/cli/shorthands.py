@@ -5,7 +5,7 @@ LightningCLI parses it, into::
 
     matforge fit --model.class_path matforge.tasks.energy_force.EnergyForceTask \\
                  --model.init_args.backbone egnn \\
-                 --data.class_path matforge.data.AtomicDataModule \\
+                 --data.class_path matforge.data.datamodule.AtomicDataModule \\
                  --data.init_args.path devset:emt-s2ef
 
 * ``--task NAME``: a registered task; becomes the LightningModule class (``--model.class_path``),
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 #: The DataModule built from ``--data devset:NAME`` / ``--data PATH`` and its dataset argument.
-DATAMODULE_CLASS = "matforge.data.AtomicDataModule"
+DATAMODULE_CLASS = "matforge.data.datamodule.AtomicDataModule"
 DATAMODULE_PATH_ARG = "path"
 DEVSET_PREFIX = "devset:"
 

@@ -159,7 +159,9 @@ def _task_base_class() -> type[LightningModule]:
 
 
 def _datamodule_base_class() -> type[LightningDataModule]:
-    return LightningDataModule
+    from matforge.data.datamodule import AtomicDataModule
+
+    return AtomicDataModule
 
 
 def _is_worker_process() -> bool:

@@ -5,11 +5,14 @@ progress bar. Usable from Python: ``Trainer(logger=default_loggers(run), ...)``.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 from typing import Any
 
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.loggers.logger import rank_zero_experiment
 
 from matforge.training.rundir import RunDirectory
 
@@ -18,9 +21,31 @@ def tensorboard_available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None or importlib.util.find_spec("tensorboardX") is not None
 
 
+class _AppendingWriter(ExperimentWriter):
+    """Lightning's CSV writer, except that an existing ``metrics.csv`` is continued (a resumed
+    run) rather than deleted."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as handle:
+                self.metrics_keys = next(csv.reader(handle), [])
+
+
+class RunCSVLogger(CSVLogger):
+    """:class:`CSVLogger` that appends to the run's ``metrics.csv`` when training resumes."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
 def default_loggers(run: RunDirectory) -> list[Logger]:
     """CSV log at ``run/logs/metrics.csv`` plus TensorBoard at ``run/tensorboard`` if installed."""
-    loggers: list[Logger] = [CSVLogger(save_dir=run.path, name="logs", version="")]
+    loggers: list[Logger] = [RunCSVLogger(save_dir=run.path, name="logs", version="")]
     if tensorboard_available():
         loggers.append(TensorBoardLogger(save_dir=run.path, name="tensorboard", version="", default_hp_metric=False))
     return loggers

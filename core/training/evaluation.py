@@ -13,7 +13,6 @@ import numpy as np
 
 from matforge.training.predictions import SplitPredictions
 from matforge.training.rundir import RunDirectory
-from matforge.training.splits import SplitsDataModule, dataset_splits
 from matforge.training.table import MetricsTable, order_splits
 
 DEFAULT_BATCH_SIZE = 16
@@ -64,10 +63,10 @@ def evaluate(
     data = data or (run_data(run) if run else None)
     if not data:
         raise ValueError("say which data to evaluate on: --data devset:NAME or a dataset directory")
-    named = dataset_splits(data, splits)
     task = load_task(checkpoint)
     batch_size = batch_size or (run_batch_size(run) if run else None) or DEFAULT_BATCH_SIZE
-    logged = validate_on(task, SplitsDataModule(named, batch_size), accelerator)
+    datamodule = evaluation_datamodule(data, splits, batch_size)
+    logged = validate_on(task, datamodule, accelerator)
     meta = {"checkpoint": str(checkpoint), "data": data, "task": type(task).__name__,
             "backbone": task.hparams.get("backbone")}
     table = MetricsTable.from_logged(logged, meta=meta)
@@ -75,8 +74,9 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     files = [table.write_csv(out / "metrics.csv"), table.write_json(out / "metrics.json")]
     if predictions and hasattr(task, "energy_target"):
-        for split in order_splits(named):
-            files.append(split_predictions(task, split, named[split], batch_size).save(out / "predictions"))
+        for split in order_splits(datamodule.val_names):
+            dataset = datamodule.dataset(split)
+            files.append(split_predictions(task, split, dataset, batch_size).save(out / "predictions"))
     return Evaluation(table, out, files)
 
 
@@ -85,7 +85,21 @@ def evaluate_run(run: RunDirectory) -> Evaluation:
     return evaluate(run.path)
 
 
-def validate_on(task: Any, datamodule: SplitsDataModule, accelerator: str = "auto") -> dict[str, float]:
+def evaluation_datamodule(data: str, splits: list[str] | None, batch_size: int) -> Any:
+    """A DataModule with every split of ``data`` (or those in ``splits``) as a named
+    validation set, the training split included."""
+    from matforge.data.datamodule import AtomicDataModule, split_paths
+
+    paths = split_paths(data)
+    if splits:
+        unknown = [s for s in splits if s not in paths]
+        if unknown:
+            raise ValueError(f"{data} has no split {', '.join(unknown)}; its splits: {', '.join(paths)}")
+        paths = {s: paths[s] for s in splits}
+    return AtomicDataModule(val=paths, batch_size=batch_size)
+
+
+def validate_on(task: Any, datamodule: Any, accelerator: str = "auto") -> dict[str, float]:
     """One validation pass over every split; ``{"<split>/<metric>": value}``."""
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import RichProgressBar
