@@ -15,6 +15,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -52,16 +53,30 @@ def devset_structures(count: int = 32) -> list[AtomicStructure] | None:
     return [dataset[k] for k in range(count)]
 
 
-def timed(fn: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[float, float]:
-    """Median and minimum wall time of ``fn`` in ms."""
+@dataclass(frozen=True)
+class Timing:
+    """Medians over the repeats, in ms: wall clock, and CPU time of this process (with one
+    thread, the CPU time leaves out the time other processes hold the core, so it is the
+    steadier figure on a shared machine; on an idle one the two agree)."""
+
+    wall: float
+    cpu: float
+
+    def __str__(self) -> str:
+        return f"wall {self.wall:7.1f} ms   cpu {self.cpu:7.1f} ms"
+
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 3) -> Timing:
+    """Median wall and CPU time of ``fn`` over ``repeats`` calls after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times), min(times)
+        wall.append((time.perf_counter() - start_wall) * 1e3)
+        cpu.append((time.process_time() - start_cpu) * 1e3)
+    return Timing(statistics.median(wall), statistics.median(cpu))
 
 
 def energy_and_forces(forward, model, batch, *, create_graph: bool = False):
@@ -83,35 +98,36 @@ def same_run_peers() -> dict[str, Callable]:
     return {"matforge EGNN": forward_ours, "straightforward EGNN": reference_forward}
 
 
-def report(results: dict[str, float], unit_note: str = "") -> None:
+def report(results: dict[str, Timing]) -> None:
     """Print each peer's time relative to the first (ours)."""
     (first, ours), *others = results.items()
     for name, value in others:
-        print(f"  ratio {name} / {first}: {value / ours:.2f}x (same run){unit_note}")
+        print(f"  ratio {name} / {first}: {value.wall / ours.wall:.2f}x wall, "
+              f"{value.cpu / ours.cpu:.2f}x cpu (same run)")
 
 
-def bench_forward_forces(model, peers: dict[str, Callable], repeats: int) -> float:
-    """Median ms of forward+forces on the synthetic batch for each peer; returns ours."""
+def bench_forward_forces(model, peers: dict[str, Callable], repeats: int) -> Timing:
+    """Forward+forces on the synthetic batch for each peer; returns ours."""
     rep = build_representation(model, cutoff=5.0)
     batch = rep.collate([rep(s) for s in synthetic_structures()])
     print(f"forward+forces, egnn-paper, 32 x 30 atoms, radius 5 Å, {batch.total_edges} edges, "
           f"float32, {torch.get_num_threads()} thread(s), torch {torch.__version__}")
     results = {}
     for name, forward in peers.items():
-        median, best = timed(lambda f=forward: energy_and_forces(f, model, batch), repeats)
-        results[name] = median
-        print(f"  {name:22s} median {median:7.1f} ms   min {best:7.1f} ms")
+        results[name] = timed(lambda f=forward: energy_and_forces(f, model, batch), repeats)
+        print(f"  {name:22s} {results[name]}")
     report(results)
     return next(iter(results.values()))
 
 
-def print_matsciml_reference(ours_ms: float) -> None:
+def print_matsciml_reference(ours: Timing) -> None:
     print(f"  reference only, NOT measured in this run: matsciml EGNN (DGL, torch 2.2.1, 1 thread) "
-          f"~{MATSCIML_REFERENCE_MS:.0f} ms -> ours is {MATSCIML_REFERENCE_MS / ours_ms:.1f}x faster")
+          f"~{MATSCIML_REFERENCE_MS:.0f} ms; ours {MATSCIML_REFERENCE_MS / ours.wall:.1f}x faster "
+          f"by wall time, {MATSCIML_REFERENCE_MS / ours.cpu:.1f}x by CPU time")
 
 
 def bench_training_step(model, peers: dict[str, Callable], repeats: int) -> None:
-    """Median ms and structures/s of one force-training step on 32 emt-s2ef frames."""
+    """Time and structures/s of one force-training step on 32 emt-s2ef frames."""
     structures = devset_structures()
     if structures is None:
         print("training step: skipped")
@@ -132,9 +148,9 @@ def bench_training_step(model, peers: dict[str, Callable], repeats: int) -> None
             loss.backward()
             optimizer.step()
 
-        median, _ = timed(step, repeats)
-        results[name] = median
-        print(f"  {name:22s} median {median:7.1f} ms   {32e3 / median:7.1f} structures/s")
+        results[name] = timing = timed(step, repeats)
+        print(f"  {name:22s} {timing}   {32e3 / timing.wall:6.1f} structures/s (wall)   "
+              f"{32e3 / timing.cpu:6.1f} (cpu)")
     report(results)
 
 
