@@ -16,7 +16,7 @@ def test_every_setting_reaches_the_command_line(task):
     args = ["--model.backbone", "toy-pair", "--model.backbone_args", '{"hidden": 4}', "--model.lr", "0.003626"]
     args += ["--model.scheduler", "exponential", "--model.gamma", "0.6878", "--model.ema_decay", "0.99"]
     if task is PropertyTask:
-        args += ["--model.targets", '["energy"]']
+        args += ["--model.properties", '["energy"]']
     built = parser.instantiate(parser.parse_args(args)).model
     assert isinstance(built, task)
     assert (built.hparams.lr, built.hparams.gamma, built.hparams.ema_decay) == (0.003626, 0.6878, 0.99)

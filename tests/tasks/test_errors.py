@@ -62,13 +62,13 @@ def test_backbone_args_with_a_built_backbone_are_refused():
         EnergyTask(PairMLP(), {"hidden": 8})
 
 
-def test_property_targets_must_be_a_list_of_names():
+def test_properties_must_be_a_list_of_names():
     with pytest.raises(ValueError, match="non-empty list"):
-        PropertyTask("toy-pair", targets="band_gap")
+        PropertyTask("toy-pair", properties="band_gap")
 
 
 def test_property_vector_target_of_the_wrong_width_is_refused(clusters):
-    task = PropertyTask("toy-pair", {"output": "embedding", "width": 4}, targets=["forces_sum"], target_dims={"forces_sum": 2})
+    task = PropertyTask("toy-pair", {"output": "embedding", "width": 4}, properties=["forces_sum"], property_dims={"forces_sum": 2})
     structures = [s.copy() for s in clusters[:2]]
     for s in structures:
         s.targets = {"forces_sum": s.targets["forces"].sum(0)}

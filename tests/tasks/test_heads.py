@@ -41,7 +41,7 @@ def test_readout_sums_or_averages_per_structure(readout, expected):
 
 def test_property_head_width_is_the_sum_of_target_dims():
     task = PropertyTask(
-        "toy-pair", {"output": "embedding", "width": 4}, targets=["a", "b"], target_dims={"b": 3}
+        "toy-pair", {"output": "embedding", "width": 4}, properties=["a", "b"], property_dims={"b": 3}
     )
     assert task.model.head.mlp[-1].out_features == 4
 

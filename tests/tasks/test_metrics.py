@@ -72,7 +72,7 @@ def test_two_named_validation_sets_are_logged_under_their_names(
 
 
 def test_property_metrics_are_named_after_the_targets(clusters, make_trainer, make_datamodule):
-    task = PropertyTask("toy-pair", {"hidden": 8}, targets=["energy"])
+    task = PropertyTask("toy-pair", {"hidden": 8}, properties=["energy"])
     trainer = make_trainer()
     val = clusters[:5]
     trainer.validate(task, datamodule=make_datamodule(clusters[5:], val={"val": val}))

@@ -80,7 +80,7 @@ def test_property_normaliser_uses_each_targets_mean_and_std(clusters):
     for k, s in enumerate(structures):
         s.targets["dipole"] = np.array([k, 2.0 * k, -k], dtype=float)
     stats = DatasetStatistics.of(structures)
-    task = PropertyTask("toy-pair", {"hidden": 8, "output": "embedding"}, targets=["energy", "dipole"], target_dims={"dipole": 3})
+    task = PropertyTask("toy-pair", {"hidden": 8, "output": "embedding"}, properties=["energy", "dipole"], property_dims={"dipole": 3})
     task.set_statistics(stats)
     expected_mean = [stats.targets["energy"].mean] + [stats.targets["dipole"].mean] * 3
     expected_std = [stats.targets["energy"].std] + [stats.targets["dipole"].std] * 3

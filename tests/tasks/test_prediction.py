@@ -67,7 +67,7 @@ def test_calculator_gives_voigt_stress_for_periodic_cells(clusters):
 
 def test_calculator_refuses_a_property_task():
     with pytest.raises(TypeError, match="needs an energy task"):
-        MatforgeCalculator(PropertyTask("toy-pair", targets=["gap"]))
+        MatforgeCalculator(PropertyTask("toy-pair", properties=["gap"]))
 
 
 def test_calculator_relaxes_a_structure_with_a_trained_toy_model(trained_checkpoint, clusters):
