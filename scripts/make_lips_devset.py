@@ -61,7 +61,7 @@ def build(source: Path, dest: Path) -> None:
         )  # fmt: skip
     for name, path in written.items():
         size = sum(f.stat().st_size for f in path.iterdir())
-        print(f"{name}: {path.relative_to(REPO)} ({size / 1e3:.0f} kB)")
+        print(f"{name}: {path} ({size / 1e3:.0f} kB)")
 
 
 def main() -> None:

@@ -115,7 +115,7 @@ def test_writing_twice_gives_identical_files(tmp_path, structures, monkeypatch):
 
 def test_existing_destination_needs_overwrite(tmp_path, structures):
     write_dataset(tmp_path / "ds", structures[:2], progress=False)
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(FileExistsError, match=r"overwrite=True"):
         write_dataset(tmp_path / "ds", structures, progress=False)
     write_dataset(tmp_path / "ds", structures, progress=False, overwrite=True)
     assert len(open_dataset(tmp_path / "ds")) == len(structures)
@@ -124,7 +124,7 @@ def test_existing_destination_needs_overwrite(tmp_path, structures):
 def test_overwrite_refuses_a_directory_that_is_not_a_dataset(tmp_path, structures):
     (tmp_path / "precious").mkdir()
     (tmp_path / "precious" / "notes.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="not a matforge dataset"):
+    with pytest.raises(FileExistsError, match=r"not a matforge dataset"):
         write_dataset(tmp_path / "precious", structures, progress=False, overwrite=True)
     assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"
 
@@ -163,7 +163,7 @@ def test_negative_and_out_of_range_indices(tmp_path, structures):
     write_dataset(tmp_path / "ds", structures, progress=False)
     ds = open_dataset(tmp_path / "ds")
     assert ds[-1].sid == structures[-1].sid
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(IndexError, match=r"out of range"):
         ds[len(structures)]
 
 
