@@ -82,9 +82,16 @@ def test_single_atom_meets_its_own_images_but_not_itself():
     np.testing.assert_allclose(d, 2.0)
 
 
-def test_pairs_sorted_by_centre_then_distance():
+def test_pairs_sorted_by_centre_neighbour_shift():
     positions, cell = random_triclinic(1)
-    i, _, _, d = neighbor_pairs(positions, cell, np.ones(3, bool), 5.0)
+    i, j, shifts, _ = neighbor_pairs(positions, cell, np.ones(3, bool), 5.0)
+    rows = [(int(a), int(b), *map(int, c)) for a, b, c in zip(i, j, shifts)]
+    assert rows == sorted(rows)
+
+
+def test_capped_pairs_sorted_by_centre_then_distance():
+    positions, cell = random_triclinic(1)
+    i, _, _, d = neighbor_pairs(positions, cell, np.ones(3, bool), 5.0, max_neighbors=1000)
     key = i * 100.0 + d
     assert np.all(np.diff(key) >= 0)
 
@@ -134,9 +141,12 @@ def test_small_cutoff_finds_only_the_overlapping_pair():
     np.testing.assert_allclose(d, 0.05)
 
 
-def test_packed_sort_keys_give_the_lexicographic_order():
+@pytest.mark.parametrize("by_distance", [False, True])
+def test_packed_sort_keys_give_the_lexicographic_order(by_distance):
     rng = np.random.default_rng(0)
-    i, j = rng.integers(0, 5, 400), rng.integers(0, 5, 400)
-    shifts, d = rng.integers(-3, 4, (400, 3)), rng.choice([1.0, 2.0, 2.5], 400)
-    expected = np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], j, d, i))
-    assert np.array_equal(neighbors._pair_order(i, j, shifts, d), expected)
+    rows = np.unique(np.hstack([rng.integers(0, 5, (600, 2)), rng.integers(-3, 4, (600, 3))]), axis=0)
+    rows = rows[rng.permutation(len(rows))]  # unique (i, j, shift) pairs, shuffled
+    i, j, shifts = rows[:, 0], rows[:, 1], rows[:, 2:]
+    d = rng.choice([1.0, 2.0, 2.5], len(i))
+    expected = np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], j, *((d,) if by_distance else ()), i))
+    assert np.array_equal(neighbors._pair_order(i, j, shifts, d, by_distance), expected)
