@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -42,7 +43,7 @@ def test_edge_lengths_match_neighbor_distances(structures, batch):
 
 def test_edge_vectors_gradient_is_minus_plus_one_on_source_and_destination(batch):
     positions = batch.positions.clone().requires_grad_(True)
-    b = GraphBatch(**{**batch.__dict__, "positions": positions})
+    b = dataclasses.replace(batch, positions=positions)
     vectors = b.edge_vectors()
     (grad,) = torch.autograd.grad(vectors[:, 0].sum(), positions)
     out_degree = torch.bincount(b.src, minlength=b.num_nodes) - torch.bincount(b.dst, minlength=b.num_nodes)
@@ -100,8 +101,7 @@ def test_pin_memory_pins_edges(batch):
 
 
 def test_malformed_edges_are_rejected(batch):
-    fields = dict(batch.__dict__)
     with pytest.raises(ValueError, match="shifts must be an int64 tensor of shape"):
-        GraphBatch(**{**fields, "shifts": batch.shifts.float()})
+        dataclasses.replace(batch, shifts=batch.shifts.float())
     with pytest.raises(ValueError, match="num_edges sums to"):
-        GraphBatch(**{**fields, "num_edges": batch.num_edges + 1})
+        dataclasses.replace(batch, num_edges=batch.num_edges + 1)
