@@ -43,17 +43,20 @@ def batch(structures) -> GraphBatch:
     return GraphBatch.collate([*structures, isolated], torch.float64, cutoff=3.5)
 
 
+@pytest.mark.dgl
 @pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
 def test_model_agrees_with_native_in_float64(batch, reduce):
     torch.manual_seed(0)
     assert_backends_agree(ToyMessagePassing(reduce).double(), batch)
 
 
+@pytest.mark.dgl
 def test_model_agrees_with_native_in_float32(batch):
     torch.manual_seed(0)
     assert_backends_agree(ToyMessagePassing("mean"), batch.to(dtype=torch.float32))
 
 
+@pytest.mark.dgl
 def test_round_trip_keeps_structure_and_data(batch):
     from matforge_graph.dgl_backend import from_dgl, to_dgl
 
@@ -70,6 +73,7 @@ def test_round_trip_keeps_structure_and_data(batch):
     assert torch.equal(back.edge_data["w"], batch.edge_data["w"])
 
 
+@pytest.mark.dgl
 def test_graph_from_a_users_dgl_pipeline_feeds_a_model(batch):
     # A plain DGL graph with DGL-style keys and no cell: the molecule alone.
     require_dgl()
@@ -85,6 +89,7 @@ def test_graph_from_a_users_dgl_pipeline_feeds_a_model(batch):
     assert torch.allclose(from_user, model(molecule), atol=1e-12)
 
 
+@pytest.mark.dgl
 def test_reserved_keys_in_node_data_are_rejected(batch):
     from matforge_graph.dgl_backend import to_dgl
 
