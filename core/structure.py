@@ -51,7 +51,8 @@ class AtomicStructure:
         per_atom: names of per-atom targets beyond the known ones (``forces``,
             ``positions_relaxed``).
         sid: system id (OC20 ``sid``), ``fid``: frame id within a trajectory,
-        ids: any further free-form identifiers (strings or ints).
+        ids: any further free-form identifiers (strings or ints). ``ids["index"]`` is
+            reserved: datasets set it to the structure's position when reading.
     """
 
     positions: np.ndarray

@@ -182,3 +182,11 @@ def test_scalar_and_vector_targets_keep_their_shapes(tmp_path):
     write_dataset(tmp_path / "ds", [s], progress=False)
     stored = open_dataset(tmp_path / "ds")[0]
     assert {k: v.shape for k, v in stored.targets.items()} == {k: v.shape for k, v in s.targets.items()}
+
+
+def test_sharded_skip_mode_keeps_good_structures_in_order(tmp_path, structures):
+    structures[3].positions[0] = np.inf
+    structures[20].targets["forces"] = np.zeros((1, 3))
+    summary = write_dataset(tmp_path / "ds", structures, num_shards=3, progress=False, errors="skip")
+    assert [r.index for r in summary.rejected] == [3, 20]
+    assert [s.sid for s in open_dataset(tmp_path / "ds")] == [s.sid for k, s in enumerate(structures) if k not in (3, 20)]

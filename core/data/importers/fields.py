@@ -151,6 +151,9 @@ def record_to_structure(
             array = array.reshape(())  # OC20 stores energies as [1] tensors or floats
         targets[dest] = array
     fixed = found.get("fixed")
+    fid = _scalar_id(found.get("fid"), "fid")
+    if fid is not None and not isinstance(fid, int):
+        raise RecordError(f"field 'fid' must be an integer frame index, got {fid!r}")
     structure = AtomicStructure(
         positions=positions,
         atomic_numbers=z,
@@ -160,6 +163,6 @@ def record_to_structure(
         fixed=None if fixed is None else np.asarray(fixed).astype(bool),
         targets=targets,
         sid=_scalar_id(found.get("sid"), "sid"),
-        fid=None if found.get("fid") is None else int(_scalar_id(found["fid"], "fid")),  # type: ignore[arg-type]
+        fid=fid,
     )
     return structure, used
