@@ -59,9 +59,37 @@ def build(source: Path, dest: Path) -> None:
             full, dest, PARTS, seed=SEED, overwrite=True, progress=False,
             provenance={"split_of": "all 200 LiPS frames", **provenance},
         )  # fmt: skip
+    sizes = {name: sum(f.stat().st_size for f in path.iterdir()) for name, path in written.items()}
     for name, path in written.items():
-        size = sum(f.stat().st_size for f in path.iterdir())
-        print(f"{name}: {path} ({size / 1e3:.0f} kB)")
+        print(f"{name}: {path} ({sizes[name] / 1e3:.0f} kB)")
+    write_readme(dest, {name: len(open_split(path)) for name, path in written.items()}, sizes)
+
+
+def open_split(path: Path):
+    from matforge.data import open_dataset
+
+    return open_dataset(path)
+
+
+def write_readme(dest: Path, counts: dict[str, int], sizes: dict[str, int]) -> None:
+    rows = "\n".join(f"| `{name}` | {counts[name]} | {sizes[name]:,} |" for name in counts)
+    text = f"""# `lips` devset: LiPS DFT frames
+
+Real DFT data: 200 ab-initio molecular-dynamics frames of lithium phosphorus sulfide
+(Li6.75P3S11, 83 atoms, periodic) with total energies (eV) and forces (eV/Å).
+
+Cite: {CITATION}.
+
+| split | frames | bytes |
+|---|---|---|
+{rows}
+
+Split at random with seed {SEED} ({", ".join(f"{k} {v:g}" for k, v in PARTS.items())}); frames of
+one MD trajectory are correlated, so `val` and `test` measure interpolation, not transfer.
+Targets: `energy` (eV, total energy), `forces` (eV/Å). Rebuild (byte-identical) with
+`python scripts/make_lips_devset.py`; inspect with `matforge data info devset:lips`.
+"""
+    (dest / "README.md").write_text(text, encoding="utf-8")
 
 
 def main() -> None:

@@ -62,3 +62,4 @@ def test_lips_devset_is_what_the_script_builds(tmp_path):
         for file in ("metadata.json", "shard-0000.lmdb"):
             built = (tmp_path / "lips" / split / file).read_bytes()
             assert built == (DEVSETS_DIR / "lips" / split / file).read_bytes(), f"{split}/{file} differs"
+    assert (tmp_path / "lips" / "README.md").read_text() == (DEVSETS_DIR / "lips" / "README.md").read_text()
