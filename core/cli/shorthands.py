@@ -14,7 +14,8 @@ LightningCLI parses it, into::
   config file); becomes ``--model.init_args.backbone NAME``.
 * ``--data devset:NAME`` or ``--data PATH`` (a dataset directory): the matforge DataModule
   reading that dataset.
-* No ``--task`` (and no config or class path for the model): the task the devset is meant for.
+* No ``--task`` (and no config or class path for the model): with ``--ckpt_path FILE``, the
+  checkpoint's task and backbone; otherwise the task the devset is meant for.
 * ``--seed N``: ``--seed_everything N``; ``--deterministic``: ``--trainer.deterministic true``.
 
 Anything else passes through to LightningCLI unchanged, so ``--model.init_args.*``,
@@ -90,12 +91,27 @@ def devset_task(value: str) -> str | None:
     return getattr(devset, "task", None)
 
 
+def checkpoint_model_args(path: str) -> list[str]:
+    """``--model.class_path`` and ``--model.init_args.backbone`` of a matforge checkpoint, so
+    that ``matforge validate --ckpt_path X --data ...`` needs no model options (LightningCLI then
+    restores the task's other settings from the checkpoint)."""
+    import torch
+
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    record = checkpoint.get("matforge") if isinstance(checkpoint, dict) else None
+    backbone = (checkpoint.get("hyper_parameters") or {}).get("backbone") if record else None
+    if not record or not isinstance(backbone, str):
+        raise ShorthandError(f"{path} is not a matforge task checkpoint: give --task and --model")
+    return ["--model.class_path", str(record["task"]).replace(":", "."), "--model.init_args.backbone", backbone]
+
+
 def expand(argv: Sequence[str]) -> Expanded:
     """Rewrite the shorthands in ``argv`` (the sub-command first) into LightningCLI options."""
     tokens = _split_equals(argv)
     out = Expanded(args=[])
     task_position: int | None = None
     has_config = has_class_path = False
+    checkpoint: str | None = None
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -128,6 +144,8 @@ def expand(argv: Sequence[str]) -> Expanded:
             out.args += ["--trainer.deterministic", "true"]
             i += 1
             continue
+        if token == "--ckpt_path" and value is not None and os.path.isfile(value):
+            checkpoint = value
         if token in ("-c", "--config"):
             has_config = True
         if token == "--model.class_path" or (token == "--model" and value is not None and "." in value):
@@ -136,6 +154,9 @@ def expand(argv: Sequence[str]) -> Expanded:
             task_position = len(out.args)
         out.args.append(token)
         i += 1
+    if out.task is None and out.model is None and not (has_config or has_class_path) and checkpoint:
+        out.args[1:1] = checkpoint_model_args(checkpoint)
+        return out
     if out.task is None and not (has_config or has_class_path) and out.data is not None:
         out.task = devset_task(out.data)
         if out.task is not None:

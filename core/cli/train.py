@@ -7,6 +7,7 @@ its own run directory (see :mod:`matforge.training.rundir`), printed at start an
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import warnings
@@ -53,7 +54,8 @@ class MatforgeCLI(LightningCLI):
             subclass_mode_data=True,
             save_config_callback=RunConfigCallback,
             seed_everything_default=DEFAULT_SEED,
-            parser_kwargs={"prog": "matforge"},
+            parser_kwargs={"prog": "matforge", "exit_on_error": False,
+                           **{c: {"exit_on_error": False} for c in self.subcommands()}},
             auto_configure_optimizers=False,
             args=list(args),
             **kwargs,
@@ -100,6 +102,7 @@ class MatforgeCLI(LightningCLI):
     # -- trainer ----------------------------------------------------------------------------
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        check_representation(self.model, self.datamodule)
         trainer_config = self._get(self.config_init, "trainer", default={})
         run = self.run
         if run is not None:
@@ -189,6 +192,21 @@ def _task_name(class_path: str | None) -> str:
     return class_path.rsplit(".", 1)[-1].lower()
 
 
+def check_representation(task: Any, datamodule: Any) -> None:
+    """Fail before any run directory exists when the data module is set up for another
+    representation than the task's backbone consumes (the task checks again in setup)."""
+    from matforge.tasks import RepresentationMismatchError
+
+    wanted = task.backbone.representation
+    given = getattr(datamodule, "representation_name", None)
+    if given is not None and given != wanted:
+        raise RepresentationMismatchError(
+            f"model {task.hparams.get('backbone')!r} ({type(task.backbone).__name__}) consumes the "
+            f"{wanted!r} representation but the data module is set up for {given!r}: leave "
+            f"--data.init_args.representation unset or set it to {wanted!r}"
+        )
+
+
 def run_lightning_cli(args: Sequence[str]) -> int:
     """Run a training sub-command; returns the exit status (errors as one line, no traceback)."""
     from matforge.cli.errors import report_error
@@ -201,6 +219,10 @@ def run_lightning_cli(args: Sequence[str]) -> int:
     inherited = os.environ.get(RUN_DIR_ENV)
     try:
         MatforgeCLI(expand(args).args)
+    except argparse.ArgumentError as exc:
+        command = args[0] if args else "fit"
+        print(f"matforge {command}: error: {exc}\n(see 'matforge {command} --help')", file=sys.stderr)
+        return 2
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:

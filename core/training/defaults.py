@@ -65,6 +65,27 @@ def checkpoint_callback(run: RunDirectory, monitor: str | None, mode: str = "min
     )
 
 
+def release_datasets(datamodule: Any) -> None:
+    """Close the LMDB environments a matforge DataModule opened, so that another DataModule
+    in the same process (an evaluation after training) can open the same files."""
+    names = [*getattr(datamodule, "val_names", []), *getattr(datamodule, "test_names", [])]
+    if getattr(datamodule, "statistics", None) is not None:
+        names.insert(0, "train")
+    for name in names:
+        dataset = datamodule.dataset(name)
+        if hasattr(dataset, "close"):
+            dataset.close()
+
+
+class ReleaseDatasets(Callback):
+    """Closes the DataModule's datasets when fit, validate, test or predict ends."""
+
+    def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        datamodule = trainer.datamodule
+        if datamodule is not None and hasattr(datamodule, "dataset"):
+            release_datasets(datamodule)
+
+
 def default_callbacks(
     run: RunDirectory | None,
     monitor: str | None,
@@ -72,8 +93,9 @@ def default_callbacks(
     progress_bar: bool = True,
     checkpoints: bool = True,
 ) -> list[Callback]:
-    """Rich progress bar and checkpoints, each only where the trainer's flags allow it."""
-    callbacks: list[Callback] = []
+    """Rich progress bar and checkpoints, each only where the trainer's flags allow it, and
+    :class:`ReleaseDatasets`."""
+    callbacks: list[Callback] = [ReleaseDatasets()]
     if progress_bar:
         callbacks.append(RichProgressBar(leave=True))
     if checkpoints and run is not None:

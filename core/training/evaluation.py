@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from matforge.training.defaults import release_datasets
 from matforge.training.predictions import SplitPredictions
 from matforge.training.rundir import RunDirectory
 from matforge.training.table import MetricsTable, order_splits
@@ -77,6 +78,7 @@ def evaluate(
         for split in order_splits(datamodule.val_names):
             dataset = datamodule.dataset(split)
             files.append(split_predictions(task, split, dataset, batch_size).save(out / "predictions"))
+    release_datasets(datamodule)
     return Evaluation(table, out, files)
 
 
