@@ -126,7 +126,13 @@ def resolve_dataset_path(path_or_devset: str | os.PathLike[str]) -> Path:
                 f"devset {devset.name!r} has several splits; name one, e.g. "
                 f"'devset:{devset.name}/{devset.splits[0]}' (splits: {', '.join(devset.splits)})"
             )
-    return devset.split_path(split)
+    path = devset.split_path(split)
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"devset {devset.name!r} split {split!r} is missing from this installation ({path}); "
+            "reinstall matforge, or rebuild the devset with its generator script (see scripts/)"
+        )
+    return path
 
 
 def register_devsets(registry) -> None:
