@@ -19,7 +19,7 @@ def only_run(root: Path = Path("runs")) -> Path:
 
 def test_fit_with_shorthands_writes_a_run_directory(matforge, cluster_data, capsys):
     assert matforge("fit", "--task", "s2ef", "--model", "toy-pair", "--data", cluster_data, *FAST,
-                    "--model.init_args.lr", "0.01") == 0
+                    "--model.init_args.lr", "0.01", "--model.init_args.backbone_args.hidden", "8") == 0
     run = only_run()
     assert run.name.startswith("s2ef-toy-pair-")
     out = capsys.readouterr().out
@@ -32,6 +32,7 @@ def test_fit_with_shorthands_writes_a_run_directory(matforge, cluster_data, caps
     assert config["model"]["class_path"] == "matforge.tasks.energy_force.EnergyForceTask"
     assert config["model"]["init_args"]["backbone"] == "toy-pair"
     assert config["model"]["init_args"]["lr"] == 0.01
+    assert config["model"]["init_args"]["backbone_args"] == {"hidden": 8}
     assert config["data"]["init_args"]["path"] == cluster_data
     header = next(csv.reader((run / "logs/metrics.csv").open()))
     assert {"val_id/energy_mae", "val_ood_ads/force_mae", "train/loss_epoch"} <= set(header)
