@@ -54,8 +54,11 @@ class MatforgeCLI(LightningCLI):
             subclass_mode_data=True,
             save_config_callback=RunConfigCallback,
             seed_everything_default=DEFAULT_SEED,
-            parser_kwargs={"prog": "matforge", "exit_on_error": False,
-                           **{c: {"exit_on_error": False} for c in self.subcommands()}},
+            parser_kwargs={
+                "prog": "matforge",
+                "exit_on_error": False,
+                **{c: {"exit_on_error": False, "description": _description(c)} for c in self.subcommands()},
+            },
             auto_configure_optimizers=False,
             args=list(args),
             **kwargs,
@@ -155,6 +158,19 @@ class MatforgeCLI(LightningCLI):
 # -- helpers --------------------------------------------------------------------------------
 
 
+SHORTHAND_HELP = (
+    "Shorthands (rewritten before parsing): --task NAME (is2re, s2ef, property) sets the task "
+    "class; --model NAME a registered backbone (matforge list model); --data devset:NAME or "
+    "--data DIR the matforge DataModule on that dataset; --seed N; --deterministic. Runs write "
+    "to --runs_root/<task>-<model>-<timestamp> unless --run_dir is given; --ckpt_path last "
+    "resumes the newest run of the same task and model. Add --debug for tracebacks."
+)
+
+
+def _description(subcommand: str) -> str:
+    return f"{subcommand.capitalize()} a matforge task (Lightning CLI). {SHORTHAND_HELP}"
+
+
 def _task_base_class() -> type[LightningModule]:
     from matforge.tasks.base import AtomisticTask
 
@@ -216,9 +232,11 @@ def run_lightning_cli(args: Sequence[str]) -> int:
     args = [a for a in args if a != "--debug"]
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     quiet_lightning()
-    inherited = os.environ.get(RUN_DIR_ENV)
     try:
-        MatforgeCLI(expand(args).args)
+        expanded = expand(args)
+        for note in expanded.notes:
+            print(f"matforge: {note}", file=sys.stderr)
+        MatforgeCLI(expanded.args)
     except argparse.ArgumentError as exc:
         command = args[0] if args else "fit"
         print(f"matforge {command}: error: {exc}\n(see 'matforge {command} --help')", file=sys.stderr)
@@ -231,6 +249,6 @@ def run_lightning_cli(args: Sequence[str]) -> int:
     except Exception as exc:
         return report_error(exc, debug)
     finally:
-        if inherited is None or not _is_worker_process():
+        if not _is_worker_process():
             os.environ.pop(RUN_DIR_ENV, None)
     return 0
