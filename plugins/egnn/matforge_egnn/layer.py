@@ -75,10 +75,12 @@ class EGNNLayer(nn.Module):
         w_centre, w_neighbour, w_edges = first.weight.split(
             [self.hidden, self.hidden, edge_scalars.shape[1]], dim=1
         )
-        centre, neighbour = (h @ torch.cat([w_centre, w_neighbour]).t()).chunk(2, dim=1)
+        # The bias rides with the centre's block: added per node, not per edge.
+        bias = torch.cat([first.bias, torch.zeros_like(first.bias)])
+        per_node = torch.addmm(bias, h, torch.cat([w_centre, w_neighbour]).t())
+        centre, neighbour = per_node.chunk(2, dim=1)
         pre = ops.gather_dst(batch, centre) + ops.gather_src(batch, neighbour)
-        pre = torch.addmm(pre, edge_scalars, w_edges.t()) + first.bias
-        return self.edge_mlp[1:](pre)
+        return self.edge_mlp[1:](torch.addmm(pre, edge_scalars, w_edges.t()))
 
     def forward(
         self,
