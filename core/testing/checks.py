@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import pickle
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,10 +177,12 @@ def check_representation_registered(contract: Contract) -> None:
 
 def check_eager_construction(contract: Contract) -> None:
     """All parameters exist after ``__init__`` (no lazy modules, nothing created in
-    ``forward``) and every one of them receives a gradient from the energy.
+    ``forward``), every one of them receives a gradient from the energy, and the backbone
+    pickles.
 
-    Both are what ``DistributedDataParallel`` needs: it registers parameters at wrap time, and
-    a parameter without a gradient makes it fail unless ``find_unused_parameters=True``.
+    That is what ``DistributedDataParallel`` needs: it registers parameters at wrap time, a
+    parameter without a gradient makes it fail unless ``find_unused_parameters=True``, and
+    spawned workers receive the model pickled.
     """
     from torch.nn.modules.lazy import LazyModuleMixin
     from torch.nn.parameter import is_lazy
@@ -208,6 +211,10 @@ def check_eager_construction(contract: Contract) -> None:
             f"parameters that receive no gradient from the energy (DDP fails on them unless "
             f"find_unused_parameters=True; do not create what forward does not use): {unused}"
         )
+    try:
+        pickle.dumps(h.backbone)
+    except Exception as exc:
+        raise ContractError(f"the backbone does not pickle (spawned DDP workers need it): {exc}") from exc
 
 
 def check_output_shape(contract: Contract) -> None:

@@ -137,6 +137,15 @@ class UnusedParameter(PairPotential):
         self.never_used = nn.Linear(2, 2)
 
 
+class Unpicklable(PairPotential):
+    def __init__(self) -> None:
+        super().__init__()
+        self.transform = lambda x: x  # lambdas do not pickle
+
+    def forward(self, batch: AtomsBatch) -> Tensor:
+        return self.transform(super().forward(batch))
+
+
 class WrongWidth(PairPotential):
     @property
     def output(self) -> OutputSpec:
@@ -167,6 +176,7 @@ BACKBONES = {
     "kit-atom-order": AtomOrderDependent,
     "kit-lazy": LazyLayer,
     "kit-unused-parameter": UnusedParameter,
+    "kit-unpicklable": Unpicklable,
     "kit-wrong-width": WrongWidth,
     "kit-unsaved-state": UnsavedState,
     "kit-unknown-representation": UnknownRepresentation,
@@ -222,6 +232,7 @@ BROKEN = [
     ("kit-atom-order", "permutation", "permuted"),
     ("kit-lazy", "eager_construction", "lazy"),
     ("kit-unused-parameter", "eager_construction", "never_used"),
+    ("kit-unpicklable", "eager_construction", "does not pickle"),
     ("kit-wrong-width", "output_shape", r"width=3"),
     ("kit-unsaved-state", "checkpoint_roundtrip", "rebuilt from checkpoint"),
     ("kit-unknown-representation", "representation_registered", "not registered"),
