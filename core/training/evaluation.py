@@ -31,6 +31,7 @@ class Evaluation:
         from rich.console import Console
 
         console = Console()
+        console.width = max(console.width, self.table.width())
         console.print(self.table.render(title=f"{self.table.meta.get('checkpoint')} on {self.table.meta.get('data')}"))
         for path in self.files:
             print(f"wrote {path}")

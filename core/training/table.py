@@ -85,14 +85,19 @@ class MetricsTable:
                 writer.writerow([metric, *(_csv_value(self.cell(metric, s)) for s in self.splits)])
         return path
 
+    def width(self) -> int:
+        """Characters a rendered table needs so that no name is cut."""
+        columns = [max(map(len, self.metrics), default=6), *(max(len(s), 8) for s in self.splits)]
+        return sum(c + 3 for c in columns) + 1
+
     def render(self, title: str | None = None) -> Any:
         """A :class:`rich.table.Table` for printing."""
         from rich.table import Table
 
         table = Table(title=title)
-        table.add_column("metric")
+        table.add_column("metric", no_wrap=True, min_width=max(map(len, self.metrics), default=6))
         for split in self.splits:
-            table.add_column(split, justify="right")
+            table.add_column(split, justify="right", no_wrap=True, min_width=max(len(split), 8))
         for metric in self.metrics:
             table.add_row(metric, *(_text_value(self.cell(metric, s)) for s in self.splits))
         return table
