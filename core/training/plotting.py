@@ -14,6 +14,9 @@ from matforge.training.curves import Curves
 from matforge.training.predictions import SplitPredictions
 from matforge.training.table import order_metrics, order_splits
 
+#: Points drawn per parity panel at most (the MAE always uses every value).
+MAX_POINTS = 20_000
+
 
 class PlottingUnavailableError(RuntimeError):
     """matplotlib is not installed."""
@@ -60,7 +63,12 @@ def plot_learning_curves(curves: Curves, path: str | os.PathLike, title: str | N
         ax.set_xlabel("epoch")
         if _spans_decades(curves[metric]):
             ax.set_yscale("log")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        last = max(e for points in curves[metric].values() for e, _ in points)
+        ax.set_xlim(-0.5, last + 0.5)
+        if last < 12:
+            ax.set_xticks(range(last + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(metrics):]:
@@ -95,7 +103,8 @@ def plot_parity(
         mae = float(np.mean(np.abs(est - ref))) if ref.size else float("nan")
         lo, hi = _limits(ref, est)
         ax.plot([lo, hi], [lo, hi], color="grey", linewidth=1, linestyle="--", label="y = x")
-        ax.scatter(ref, est, s=6, alpha=0.5, label=f"MAE = {mae:.3f} {unit} (n={ref.size})")
+        shown = _subsample(ref.size, MAX_POINTS)
+        ax.scatter(ref[shown], est[shown], s=6, alpha=0.5, label=f"MAE = {mae:.3f} {unit} (n={ref.size})")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")
@@ -109,6 +118,13 @@ def plot_parity(
     if title:
         fig.suptitle(title)
     return _save(fig, plt, path)
+
+
+def _subsample(size: int, limit: int) -> np.ndarray:
+    """Indices of at most ``limit`` points (a fixed random choice, so plots are reproducible)."""
+    if size <= limit:
+        return np.arange(size)
+    return np.sort(np.random.default_rng(0).choice(size, limit, replace=False))
 
 
 def _limits(*arrays: np.ndarray) -> tuple[float, float]:
