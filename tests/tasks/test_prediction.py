@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from ase import Atoms
 from ase.constraints import FixAtoms
 from ase.optimize import BFGS
 
 from matforge.ase import MatforgeCalculator
 from matforge.atoms_representation import AtomsRepresentation
+from matforge.data.datamodule import AtomicDataModule
+from matforge.data.dataset import open_dataset
 from matforge.tasks import EnergyForceTask, EnergyTask, PropertyTask, load_task
 
 
@@ -20,12 +23,20 @@ def _atoms(structure) -> Atoms:
 
 
 @pytest.fixture(scope="module")
-def trained_checkpoint(clusters, tmp_path_factory, trainer_in, make_datamodule):
-    """A toy-pair S2EF model trained briefly on EMT clusters, saved as a checkpoint."""
+def trained_checkpoint(tmp_path_factory, trainer_in):
+    """A toy-pair S2EF model trained briefly on the EMT S2EF devset, saved as a checkpoint."""
     directory = tmp_path_factory.mktemp("trained")
+    torch.manual_seed(0)
+    datamodule = AtomicDataModule.from_devset("emt-s2ef", batch_size=8, val=[])
     task = EnergyForceTask("toy-pair", {"hidden": 16}, lr=5e-3)
-    trainer = trainer_in(directory, max_epochs=10)
-    trainer.fit(task, datamodule=make_datamodule(clusters[:20], batch_size=4))
+    trainer = trainer_in(directory, max_epochs=2, limit_train_batches=25)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer.fit(task, datamodule=datamodule)
+    finally:
+        torch.set_num_threads(threads)
+        datamodule.dataset("train").close()
     trainer.save_checkpoint(directory / "toy.ckpt")
     return directory / "toy.ckpt"
 
@@ -70,10 +81,12 @@ def test_calculator_refuses_a_property_task():
         MatforgeCalculator(PropertyTask("toy-pair", properties=["gap"]))
 
 
-def test_calculator_relaxes_a_structure_with_a_trained_toy_model(trained_checkpoint, clusters):
-    atoms = _atoms(clusters[-1])
+def test_calculator_relaxes_a_devset_structure_with_a_trained_toy_model(trained_checkpoint):
+    dataset = open_dataset("devset:emt-s2ef/val_id")
+    atoms = dataset[0].to_ase()  # a slab with adsorbate, bottom layers held by FixAtoms
+    dataset.close()
     atoms.calc = MatforgeCalculator(trained_checkpoint)
-    assert BFGS(atoms, logfile=None).run(fmax=0.05, steps=500)
+    assert BFGS(atoms, logfile=None).run(fmax=0.05, steps=300)
     assert np.linalg.norm(atoms.get_forces(), axis=1).max() < 0.05
 
 
