@@ -18,7 +18,13 @@ from torch.utils.data import Dataset
 
 from matforge.data.codec import decode_structure
 from matforge.data.errors import CorruptRecordError
-from matforge.data.lmdb_format import check_shard, encode_key, open_shard, read_metadata
+from matforge.data.lmdb_format import (
+    acquire_shard,
+    check_shard,
+    encode_key,
+    read_metadata,
+    release_shard,
+)
 from matforge.data.statistics import DatasetStatistics
 from matforge.structure import AtomicStructure
 
@@ -124,8 +130,12 @@ class AtomicDataset(Dataset):
             self._pid = pid
         env = self._envs[shard]
         if env is None:
-            env = open_shard(self._files[shard])
-            check_shard(env, self._files[shard], shard, self._counts[shard])
+            env = acquire_shard(self._files[shard])
+            try:
+                check_shard(env, self._files[shard], shard, self._counts[shard])
+            except Exception:
+                release_shard(env)
+                raise
             self._envs[shard] = env
         return env
 
@@ -134,7 +144,7 @@ class AtomicDataset(Dataset):
         if self._envs is not None and self._pid == os.getpid():
             for env in self._envs:
                 if env is not None:
-                    env.close()
+                    release_shard(env)
         self._envs = None
 
     def __getstate__(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ a directory without it (an interrupted write) is never taken for a dataset.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,44 @@ def open_shard(file: Path, *, readonly: bool = True):
         )
     except lmdb.Error as exc:
         raise DatasetFormatError(f"{str(file)!r} is not a readable LMDB file: {exc}") from None
+
+
+# LMDB allows one environment per file per process (py-lmdb refuses a second open), so
+# datasets reading the same shard share one read-only handle, counted by users. Keyed by
+# device and inode: a dataset rewritten in place (temp dir + rename) gets a fresh handle.
+_SHARED_READERS: dict[tuple[int, int, int], list[Any]] = {}
+
+
+def _reader_key(file: Path) -> tuple[int, int, int]:
+    st = os.stat(file)
+    return (os.getpid(), st.st_dev, st.st_ino)
+
+
+def acquire_shard(file: Path):
+    """A read-only environment on ``file``, shared by every reader in this process."""
+    key = _reader_key(file)
+    stale = [k for k in _SHARED_READERS if k[0] != key[0]]
+    for k in stale:
+        # Inherited through fork: the parent's handle must not be used (or kept) here, and
+        # py-lmdb refuses a new open while it lives.
+        del _SHARED_READERS[k]
+    entry = _SHARED_READERS.get(key)
+    if entry is None:
+        entry = _SHARED_READERS[key] = [open_shard(file), 0]
+    entry[1] += 1
+    return entry[0]
+
+
+def release_shard(env) -> None:
+    """Give back a handle from :func:`acquire_shard`; the last user closes it."""
+    for key, entry in list(_SHARED_READERS.items()):
+        if entry[0] is env:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del _SHARED_READERS[key]
+                env.close()
+            return
+    env.close()
 
 
 def check_shard(env, file: Path, index: int, count: int) -> None:

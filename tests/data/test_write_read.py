@@ -190,3 +190,19 @@ def test_sharded_skip_mode_keeps_good_structures_in_order(tmp_path, structures):
     summary = write_dataset(tmp_path / "ds", structures, num_shards=3, progress=False, errors="skip")
     assert [r.index for r in summary.rejected] == [3, 20]
     assert [s.sid for s in open_dataset(tmp_path / "ds")] == [s.sid for k, s in enumerate(structures) if k not in (3, 20)]
+
+
+def test_one_dataset_can_be_opened_twice_in_a_process(tmp_path):
+    from matforge.data import open_dataset, write_dataset
+    from matforge.structure import AtomicStructure
+
+    structures = [
+        AtomicStructure(positions=[[0.0, 0.0, 0.0], [0.0, 0.0, 1.0 + 0.1 * k]], atomic_numbers=[1, 1], targets={"energy": -1.0 * k})
+        for k in range(3)
+    ]
+    write_dataset(tmp_path / "ds", structures, progress=False)
+    first, second = open_dataset(tmp_path / "ds"), open_dataset(tmp_path / "ds")
+    assert first[2].targets["energy"] == second[2].targets["energy"] == -2.0
+    first.close()
+    assert second[1].targets["energy"] == -1.0  # the other reader's handle stays open
+    second.close()
