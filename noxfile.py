@@ -80,7 +80,8 @@ def tests_dgl(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Train EGNN on the EMT IS2RE devset for a few CPU epochs, then print the metrics table."""
+    """Train EGNN (paper config) on the EMT IS2RE devset for a few CPU epochs, then print the
+    evaluation table and the plot paths (scripts/demo.py; `nox -s demo -- --epochs N`)."""
     session.install(TORCH)
     _install_project(session, core_extras="plot")
     session.run("python", "scripts/demo.py", *session.posargs, env={"OMP_NUM_THREADS": "2"})
