@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 DATAMODULE_CLASS = "matforge.data.datamodule.AtomicDataModule"
 DATAMODULE_PATH_ARG = "path"
 DEVSET_PREFIX = "devset:"
+#: ``--ckpt_path`` values Lightning resolves itself (``last`` is the newest run's, see train.py).
+LIGHTNING_CKPT_NAMES = ("last", "best", "hpc", "registry")
 
 _REGISTRY_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
@@ -144,7 +146,9 @@ def expand(argv: Sequence[str]) -> Expanded:
             out.args += ["--trainer.deterministic", "true"]
             i += 1
             continue
-        if token == "--ckpt_path" and value is not None and os.path.isfile(value):
+        if token == "--ckpt_path" and value is not None and value not in LIGHTNING_CKPT_NAMES:
+            if not os.path.isfile(value):
+                raise FileNotFoundError(f"--ckpt_path {value}: no such checkpoint file")
             checkpoint = value
         if token in ("-c", "--config"):
             has_config = True

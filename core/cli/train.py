@@ -24,6 +24,7 @@ from matforge.training.defaults import (
     flag_enabled,
     quiet_lightning,
 )
+from matforge.training.prediction_writer import PredictionWriter
 from matforge.training.rundir import RUN_DIR_ENV, RunDirectory
 
 DEFAULT_SEED = 0
@@ -47,6 +48,7 @@ class MatforgeCLI(LightningCLI):
 
     def __init__(self, args: Sequence[str], **kwargs: Any) -> None:
         self.run: RunDirectory | None = None
+        self.prediction_writer: PredictionWriter | None = None
         super().__init__(
             model_class=_task_base_class(),
             datamodule_class=_datamodule_base_class(),
@@ -119,6 +121,9 @@ class MatforgeCLI(LightningCLI):
             progress_bar=flag_enabled(trainer_config, "enable_progress_bar"),
             checkpoints=self.subcommand == "fit" and flag_enabled(trainer_config, "enable_checkpointing"),
         )
+        if self.subcommand == "predict" and run is not None:
+            self.prediction_writer = PredictionWriter(run.path / "predictions")
+            extra.append(self.prediction_writer)
         configured = trainer_config.get("callbacks") or []
         kwargs["callbacks"] = [*(configured if isinstance(configured, list) else [configured]), *extra]
         return super().instantiate_trainer(**kwargs)
@@ -149,6 +154,11 @@ class MatforgeCLI(LightningCLI):
 
     def before_predict(self) -> None:
         self.before_fit()
+
+    def after_predict(self) -> None:
+        if self.prediction_writer is not None:
+            for path in self.prediction_writer.written:
+                self._say(f"predictions: {path}")
 
     def _say(self, text: str) -> None:
         if text and self.trainer.is_global_zero:

@@ -117,3 +117,5 @@ def quiet_lightning() -> None:
     for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # validate/test/predict from a checkpoint: its checkpoint callbacks matter only to fit
+    warnings.filterwarnings("ignore", message=r"Be aware that when using `ckpt_path`, callbacks")

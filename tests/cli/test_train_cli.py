@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -65,13 +66,26 @@ def test_same_seed_same_result_in_deterministic_mode(matforge, cluster_data):
     assert [r["val_id/energy_mae"] for r in a] == [r["val_id/energy_mae"] for r in b]
 
 
-def test_validate_and_test_with_a_checkpoint(matforge, cluster_data, capsys):
-    assert matforge("fit", "--task", "is2re", "--model", "toy-pair", "--data", cluster_data, *FAST, "--run_dir", "runs/fit") == 0
+def test_validate_and_predict_with_a_checkpoint(matforge, cluster_data, capsys):
+    assert matforge("fit", "--task", "s2ef", "--model", "toy-pair", "--data", cluster_data, *FAST, "--run_dir", "runs/fit") == 0
+    checkpoint = "runs/fit/checkpoints/best.ckpt"
     # the task and its settings come from the checkpoint; only the data is given
-    assert matforge("validate", "--data", cluster_data, "--ckpt_path", "runs/fit/checkpoints/best.ckpt",
-                    "--trainer.enable_progress_bar", "false", "--run_dir", "runs/val") == 0
+    quiet = ["--trainer.enable_progress_bar", "false"]
+    assert matforge("validate", "--data", cluster_data, "--ckpt_path", checkpoint, *quiet, "--run_dir", "runs/val") == 0
     header = next(csv.reader(Path("runs/val/logs/metrics.csv").open()))
-    assert "val_ood_ads/energy_mae" in header
+    assert {"val_ood_ads/energy_mae", "val_ood_ads/force_mae"} <= set(header)
+    assert matforge("predict", "--ckpt_path", checkpoint, "--data", cluster_data,
+                    "--data.init_args.predict", f"{cluster_data}/val_id", *quiet, "--run_dir", "runs/pred") == 0
+    assert "predictions: runs/pred/predictions/predict.npz" in capsys.readouterr().out
+    with np.load("runs/pred/predictions/predict.npz") as predictions:
+        assert predictions["energy"].shape == (8,)
+        assert predictions["forces"].shape == (predictions["num_atoms"].sum(), 3)
+        assert list(predictions["index"]) == list(range(8))
+
+
+def test_missing_checkpoint_file(matforge, cluster_data, capsys):
+    assert matforge("validate", "--data", cluster_data, "--ckpt_path", "nope.ckpt") == 1
+    assert "--ckpt_path nope.ckpt: no such checkpoint file" in capsys.readouterr().err
 
 
 def test_print_config_is_a_complete_config(matforge, cluster_data, capsys, tmp_path):
