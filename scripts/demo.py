@@ -4,7 +4,7 @@ column per split, as in the paper's Table 2) and the paths of the plots.
 
 It runs the same three commands a user types::
 
-    matforge fit --config configs/is2re-egnn-paper.yaml --trainer.max_epochs 5 ...
+    matforge fit --config configs/is2re-egnn-paper.yaml --trainer.max_epochs 3 ...
     matforge evaluate RUN_DIR
     matforge plot RUN_DIR
 """
@@ -32,7 +32,7 @@ def matforge(*args: str) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=5, help="training epochs (default 5)")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
     parser.add_argument("--runs-root", default="runs", help="where the run directory goes")
     return parser.parse_args()
 
