@@ -42,7 +42,7 @@ def _pyplot() -> Any:
 
 def plot_learning_curves(curves: Curves, path: str | os.PathLike, title: str | None = None) -> Path:
     """One panel per metric (the loss first, then the metrics, loss terms last), one line per
-    split, epochs on the x axis."""
+    split in the same colour throughout (one legend below), epochs on the x axis."""
     if not curves:
         raise ValueError("no '<split>/<metric>' columns in the log: nothing to plot")
     plt = _pyplot()
@@ -54,13 +54,15 @@ def plot_learning_curves(curves: Curves, path: str | os.PathLike, title: str | N
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(5 * ncols, 3.6 * nrows), squeeze=False, layout="constrained"
     )
+    splits = order_splits(split for by_split in curves.values() for split in by_split)
+    colours = {split: f"C{k % 10}" for k, split in enumerate(splits)}  # one colour per split throughout
     for ax, metric in zip(axes.flat, metrics):
         for split in order_splits(curves[metric]):
-            points = curves[metric][split]
-            epochs, values = zip(*points)
-            ax.plot(epochs, values, marker="o", markersize=3, label=split)
+            epochs, values = zip(*curves[metric][split])
+            ax.plot(epochs, values, marker="o", markersize=3, color=colours[split], label=split)
         ax.set_title(metric)
         ax.set_xlabel("epoch")
+        ax.set_ylabel(metric_unit(metric))
         if _spans_decades(curves[metric]):
             ax.set_yscale("log")
         last = max(e for points in curves[metric].values() for e, _ in points)
@@ -70,12 +72,30 @@ def plot_learning_curves(curves: Curves, path: str | os.PathLike, title: str | N
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
+    handles = [plt.Line2D([], [], color=colours[s], marker="o", markersize=3) for s in splits]
+    fig.legend(handles, splits, loc="outside lower center", ncols=len(splits))
     if title:
         fig.suptitle(title)
     return _save(fig, plt, path)
+
+
+def metric_unit(metric: str) -> str:
+    """The unit of a logged metric, from matforge's naming (losses are in normalised units)."""
+    if metric.endswith("loss"):
+        return "normalised"
+    if metric.endswith(("_ewt", "_cos")):
+        return "fraction" if metric.endswith("_ewt") else "cosine"
+    if "per_atom" in metric:
+        return "eV/atom"
+    if metric.startswith("force"):
+        return "eV/Å"
+    if metric.startswith("stress"):
+        return "eV/Å³"
+    if metric.startswith("energy"):
+        return "eV"
+    return ""
 
 
 def plot_parity(

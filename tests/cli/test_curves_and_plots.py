@@ -69,3 +69,12 @@ def test_parity_without_forces_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="no forces predictions"):
         plot_parity([SplitPredictions("val_id", np.zeros(2), np.zeros(2))], "forces", tmp_path / "f.png")
+
+
+def test_metric_units_follow_the_names():
+    pytest.importorskip("matplotlib")
+    from matforge.training.plotting import metric_unit
+
+    assert [metric_unit(m) for m in ("energy_mae", "energy_per_atom_mae", "force_rmse", "force_cos",
+                                     "energy_ewt", "stress_mae", "loss", "force_loss")] == [
+        "eV", "eV/atom", "eV/Å", "cosine", "fraction", "eV/Å³", "normalised", "normalised"]
