@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +123,18 @@ def test_bad_input_is_one_clear_error(matforge, cluster_data, capsys, args, stat
 def test_unknown_devset_gets_suggestions(matforge, capsys):
     assert matforge("fit", "--model", "toy-pair", "--data", "devset:emt-is2r") == 1
     assert "Did you mean 'emt-is2re'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ddp_processes_share_one_run_directory(cluster_data, tmp_path):
+    """Lightning's DDP launcher re-runs the command line in a second process; both must write
+    to the run directory the first one chose."""
+    command = [sys.executable, "-m", "matforge.cli.main", "fit", "--task", "is2re", "--model", "toy-pair",
+               "--data", cluster_data, *FAST, "--trainer.max_epochs", "1",
+               "--trainer.devices", "2", "--trainer.strategy", "ddp"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run,) = list((tmp_path / "runs").iterdir())
+    assert (run / "checkpoints/best.ckpt").is_file()
+    assert done.stdout.count("run directory:") == 2  # printed by rank 0 only, at start and end
