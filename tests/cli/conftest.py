@@ -51,6 +51,12 @@ FAST = ["--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false",
         "--trainer.log_every_n_steps", "1", "--data.init_args.batch_size", "8"]
 
 
+@pytest.fixture(scope="session")
+def fast() -> list[str]:
+    """Trainer options that keep CLI runs in tests short and quiet (after --data)."""
+    return list(FAST)
+
+
 @pytest.fixture
 def matforge(monkeypatch, tmp_path):
     """``matforge(*args)`` runs the command in ``tmp_path`` and returns its exit status."""

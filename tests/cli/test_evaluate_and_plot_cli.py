@@ -11,16 +11,15 @@ import numpy as np
 import pytest
 
 from matforge.cli.main import main
-from tests.cli.conftest import FAST
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def trained_run(cluster_data, tmp_path_factory) -> Path:
+def trained_run(cluster_data, tmp_path_factory, fast) -> Path:
     """An S2EF toy-pair run trained for two epochs on the cluster data."""
     run = tmp_path_factory.mktemp("trained") / "run"
-    assert main(["fit", "--task", "s2ef", "--model", "toy-pair", "--data", cluster_data, *FAST, "--run_dir", str(run)]) == 0
+    assert main(["fit", "--task", "s2ef", "--model", "toy-pair", "--data", cluster_data, *fast, "--run_dir", str(run)]) == 0
     return run
 
 

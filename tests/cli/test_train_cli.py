@@ -1,4 +1,4 @@
-"""``matforge fit|validate|test`` end to end on a small on-disk dataset with the toy backbone."""
+"""``matforge fit|validate|predict`` end to end on a small on-disk dataset with the toy backbone."""
 
 from __future__ import annotations
 
@@ -13,16 +13,14 @@ import pytest
 import torch
 import yaml
 
-from tests.cli.conftest import FAST
-
 
 def only_run(root: Path = Path("runs")) -> Path:
     (run,) = list(root.iterdir())
     return run
 
 
-def test_fit_with_shorthands_writes_a_run_directory(matforge, cluster_data, capsys):
-    assert matforge("fit", "--task", "s2ef", "--model", "toy-pair", "--data", cluster_data, *FAST,
+def test_fit_with_shorthands_writes_a_run_directory(matforge, cluster_data, capsys, fast):
+    assert matforge("fit", "--task", "s2ef", "--model", "toy-pair", "--data", cluster_data, *fast,
                     "--model.init_args.lr", "0.01", "--model.init_args.backbone_args.hidden", "8") == 0
     run = only_run()
     assert run.name.startswith("s2ef-toy-pair-")
@@ -42,8 +40,8 @@ def test_fit_with_shorthands_writes_a_run_directory(matforge, cluster_data, caps
     assert {"val_id/energy_mae", "val_ood_ads/force_mae", "train/loss_epoch"} <= set(header)
 
 
-def test_resume_from_last_continues_the_same_run(matforge, cluster_data):
-    args = ["fit", "--task", "is2re", "--model", "toy-pair", "--data", cluster_data, *FAST]
+def test_resume_from_last_continues_the_same_run(matforge, cluster_data, fast):
+    args = ["fit", "--task", "is2re", "--model", "toy-pair", "--data", cluster_data, *fast]
     assert matforge(*args) == 0
     run = only_run()
     assert matforge(*args, "--trainer.max_epochs", "3", "--ckpt_path", "last") == 0
@@ -59,8 +57,8 @@ def test_resume_without_an_earlier_run_is_an_error(matforge, cluster_data, capsy
     assert "no earlier is2re-toy-pair run" in capsys.readouterr().err
 
 
-def test_same_seed_same_result_in_deterministic_mode(matforge, cluster_data):
-    args = ["fit", "--task", "is2re", "--model", "toy-pair", "--data", cluster_data, *FAST, "--seed", "3", "--deterministic"]
+def test_same_seed_same_result_in_deterministic_mode(matforge, cluster_data, fast):
+    args = ["fit", "--task", "is2re", "--model", "toy-pair", "--data", cluster_data, *fast, "--seed", "3", "--deterministic"]
     assert matforge(*args, "--run_dir", "runs/a") == 0
     assert matforge(*args, "--run_dir", "runs/b") == 0
     config = yaml.safe_load(Path("runs/a/config.yaml").read_text())
@@ -69,8 +67,8 @@ def test_same_seed_same_result_in_deterministic_mode(matforge, cluster_data):
     assert [r["val_id/energy_mae"] for r in a] == [r["val_id/energy_mae"] for r in b]
 
 
-def test_validate_and_predict_with_a_checkpoint(matforge, cluster_data, capsys):
-    assert matforge("fit", "--task", "s2ef", "--model", "toy-pair", "--data", cluster_data, *FAST, "--run_dir", "runs/fit") == 0
+def test_validate_and_predict_with_a_checkpoint(matforge, cluster_data, capsys, fast):
+    assert matforge("fit", "--task", "s2ef", "--model", "toy-pair", "--data", cluster_data, *fast, "--run_dir", "runs/fit") == 0
     checkpoint = "runs/fit/checkpoints/best.ckpt"
     # the task and its settings come from the checkpoint; only the data is given
     quiet = ["--trainer.enable_progress_bar", "false"]
@@ -91,13 +89,13 @@ def test_missing_checkpoint_file(matforge, cluster_data, capsys):
     assert "--ckpt_path nope.ckpt: no such checkpoint file" in capsys.readouterr().err
 
 
-def test_print_config_is_a_complete_config(matforge, cluster_data, capsys, tmp_path):
+def test_print_config_is_a_complete_config(matforge, cluster_data, capsys, tmp_path, fast):
     assert matforge("fit", "--task", "is2re", "--model", "toy-pair", "--data", cluster_data, "--print_config") == 0
     printed = capsys.readouterr().out
     config = yaml.safe_load(printed)
     assert config["model"]["init_args"]["backbone"] == "toy-pair"
     (tmp_path / "c.yaml").write_text(printed)
-    assert matforge("fit", "--config", "c.yaml", *FAST, "--trainer.max_epochs", "1") == 0
+    assert matforge("fit", "--config", "c.yaml", *fast, "--trainer.max_epochs", "1") == 0
     assert only_run().name.startswith("is2re-toy-pair-")
 
 
@@ -126,11 +124,11 @@ def test_unknown_devset_gets_suggestions(matforge, capsys):
 
 
 @pytest.mark.slow
-def test_ddp_processes_share_one_run_directory(cluster_data, tmp_path):
+def test_ddp_processes_share_one_run_directory(cluster_data, tmp_path, fast):
     """Lightning's DDP launcher re-runs the command line in a second process; both must write
     to the run directory the first one chose."""
     command = [sys.executable, "-m", "matforge.cli.main", "fit", "--task", "is2re", "--model", "toy-pair",
-               "--data", cluster_data, *FAST, "--trainer.max_epochs", "1",
+               "--data", cluster_data, *fast, "--trainer.max_epochs", "1",
                "--trainer.devices", "2", "--trainer.strategy", "ddp"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
