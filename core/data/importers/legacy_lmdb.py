@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +80,36 @@ class LegacyLmdb:
                         yield LegacyValue(f"{file.name} key {key.decode()}", bytes(value) if value is not None else b"")
             finally:
                 env.close()
+
+
+def read_pickled_records(
+    source,
+    to_fields: Callable[[object], Mapping[str, object]],
+    key_map,
+    required: frozenset[str],
+) -> tuple[LegacyLmdb, Iterator]:
+    """The source and a lazy stream of its items, for LMDBs of pickled records.
+
+    Each value goes through the restricted unpickler (an unsafe pickle raises and stops the
+    import), then ``to_fields`` (the format's layout → a flat field mapping) and the key map.
+    Records that fail are yielded as rejected items with the reason.
+    """
+    from matforge.data.errors import CorruptRecordError
+    from matforge.data.importers.base import SourceItem
+    from matforge.data.importers.fields import RecordError, record_to_structure
+    from matforge.data.importers.legacy_pickle import safe_loads
+    from matforge.structure import StructureError
+
+    lmdb_source = LegacyLmdb(source)
+
+    def items() -> Iterator[SourceItem]:
+        for value in lmdb_source:
+            try:
+                fields = to_fields(safe_loads(value.data, where=value.where))
+                structure, used = record_to_structure(fields, key_map, required=required, default_pbc=True)
+            except (CorruptRecordError, RecordError, StructureError) as exc:
+                yield SourceItem(value.where, error=str(exc).removeprefix(f"{value.where}: "))
+                continue
+            yield SourceItem(value.where, structure, used_keys=frozenset(used), all_keys=frozenset(fields))
+
+    return lmdb_source, items()

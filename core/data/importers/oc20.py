@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from matforge.data.errors import CorruptRecordError
 from matforge.data.importers.base import SourceItem
-from matforge.data.importers.fields import KeyMap, RecordError, record_to_structure
-from matforge.data.importers.legacy_lmdb import LegacyLmdb
-from matforge.data.importers.legacy_pickle import PygData, safe_loads
-from matforge.structure import StructureError
+from matforge.data.importers.fields import KeyMap, RecordError
+from matforge.data.importers.legacy_lmdb import LegacyLmdb, read_pickled_records
+from matforge.data.importers.legacy_pickle import PygData
 
 DEFAULT_KEY_MAP: KeyMap = {
     "positions": ("pos",),
@@ -46,16 +44,4 @@ def oc20_fields(value: object) -> Mapping[str, object]:
 
 def read_oc20(source, key_map: KeyMap, required: frozenset[str]) -> tuple[LegacyLmdb, Iterator[SourceItem]]:
     """The source and a lazy stream of its items; unsafe pickles raise, others are rejected."""
-    lmdb_source = LegacyLmdb(source)
-
-    def items() -> Iterator[SourceItem]:
-        for value in lmdb_source:
-            try:
-                fields = oc20_fields(safe_loads(value.data, where=value.where))
-                structure, used = record_to_structure(fields, key_map, required=required, default_pbc=True)
-            except (CorruptRecordError, RecordError, StructureError) as exc:
-                yield SourceItem(value.where, error=str(exc).removeprefix(f"{value.where}: "))
-                continue
-            yield SourceItem(value.where, structure, used_keys=frozenset(used), all_keys=frozenset(fields))
-
-    return lmdb_source, items()
+    return read_pickled_records(source, oc20_fields, key_map, required)
