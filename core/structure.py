@@ -23,6 +23,9 @@ TARGET_UNITS: dict[str, str] = {
     "forces": "eV/Å",
     "stress": "eV/Å^3",
     "positions_relaxed": "Å",
+    # QM9 properties (matforge.data.importers.qm9)
+    "U0": "eV", "U": "eV", "H": "eV", "G": "eV", "homo": "eV", "lumo": "eV", "gap": "eV",
+    "zpve": "eV", "mu": "D", "alpha": "a0^3", "r2": "a0^2", "Cv": "cal/(mol K)",
 }
 
 #: Default minimum distance between two atoms (Å) below which a structure is rejected.

@@ -6,6 +6,9 @@ import argparse
 import json
 from typing import Any
 
+#: Importer formats (matforge.data.importers.FORMATS, which imports lmdb; a test keeps both equal).
+IMPORT_FORMATS = ("oc20", "matsciml", "ase", "qm9")
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -24,7 +27,8 @@ def add_parser(subparsers) -> None:
     )
     imp.add_argument("src", help="source: an LMDB file, a directory of *.lmdb, or a file ase.io reads")
     imp.add_argument("dest", help="dataset directory to create")
-    imp.add_argument("--format", required=True, choices=("oc20", "matsciml", "ase"), help="source format")
+    imp.add_argument("--format", required=True, choices=IMPORT_FORMATS, help="source format (qm9: SRC is 'qm9pack' for the installed package, a folder of qm9_part*.csv or one CSV)")
+    imp.add_argument("--limit", type=int, default=None, metavar="N", help="import only the first N records")
     imp.add_argument(
         "--map", action="append", default=[], metavar="DEST=SRC",
         help="take matforge field DEST from source key SRC (repeatable), e.g. --map forces=force; "
@@ -53,7 +57,8 @@ def add_parser(subparsers) -> None:
     split.add_argument("dest", help="directory to write the parts into")
     split.add_argument(
         "--parts", nargs="+", default=["train=0.8", "val=0.1", "test=0.1"], metavar="NAME=FRACTION",
-        help="parts and their fractions (default: train=0.8 val=0.1 test=0.1)",
+        help="parts and their fractions (default: train=0.8 val=0.1 test=0.1), or counts with "
+        "one part taking the rest: train=110000 val=10000 test=rest",
     )  # fmt: skip
     split.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     split.add_argument("--by", default=None, metavar="FIELD", help="keep structures with the same FIELD together (sid, fid, an id or a scalar target)")
@@ -69,7 +74,7 @@ def run_import(args: argparse.Namespace) -> int:
 
     summary = import_dataset(
         args.src, args.dest, format=args.format, key_map=args.map, ase_format=args.ase_format,
-        num_shards=args.shards, overwrite=args.overwrite, float32=not args.float64,
+        num_shards=args.shards, overwrite=args.overwrite, float32=not args.float64, limit=args.limit,
         progress=not args.no_progress,
         min_distance=DEFAULT_MIN_DISTANCE if args.min_distance is None else args.min_distance,
     )  # fmt: skip
@@ -77,16 +82,21 @@ def run_import(args: argparse.Namespace) -> int:
     return 0 if summary.num_imported else 1
 
 
-def _parse_parts(items: list[str]) -> dict[str, float]:
-    parts: dict[str, float] = {}
+def _parse_parts(items: list[str]) -> dict[str, float | None]:
+    from matforge.data.split import REST
+
+    parts: dict[str, float | None] = {}
     for item in items:
         name, sep, value = item.partition("=")
         try:
-            parts[name] = float(value)
+            parts[name] = REST if value == "rest" else float(value)
         except ValueError:
             sep = ""
         if not sep or not name:
-            raise ValueError(f"--parts entry {item!r} must look like NAME=FRACTION, e.g. train=0.8")
+            raise ValueError(
+                f"--parts entry {item!r} must look like NAME=FRACTION (train=0.8) or, with one "
+                "NAME=rest part, NAME=COUNT (train=110000 val=10000 test=rest)"
+            )
     return parts
 
 

@@ -25,6 +25,7 @@ Unknown names raise the registry's error, with suggestions.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -91,6 +92,16 @@ def devset_task(value: str) -> str | None:
         return None
     devset = registry.get("dataset", value[len(DEVSET_PREFIX):].partition("/")[0])
     return getattr(devset, "task", None)
+
+
+def devset_properties(value: str) -> tuple[str, ...]:
+    """What a ``property`` task predicts on ``devset:NAME`` by default (``()`` for paths)."""
+    from matforge.registry import registry
+
+    if not value.startswith(DEVSET_PREFIX):
+        return ()
+    devset = registry.get("dataset", value[len(DEVSET_PREFIX):].partition("/")[0])
+    return tuple(getattr(devset, "default_properties", ()))
 
 
 def checkpoint_model_args(path: str) -> list[str]:
@@ -167,7 +178,15 @@ def expand(argv: Sequence[str]) -> Expanded:
             out.notes.append(f"task {out.task} (the task of {out.data}; choose another with --task)")
     if out.task is not None:
         position = len(out.args) if task_position is None else task_position
-        out.args[position:position] = ["--model.class_path", task_class_path(out.task)]
+        task_args = ["--model.class_path", task_class_path(out.task)]
+        properties = devset_properties(out.data) if out.task == "property" and out.data else ()
+        if properties and not any(t.startswith("--model.init_args.properties") for t in out.args):
+            task_args += ["--model.init_args.properties", json.dumps(list(properties))]
+            out.notes.append(
+                f"properties {list(properties)} (the default of {out.data}; choose with "
+                "--model.init_args.properties '[NAME, ...]')"
+            )
+        out.args[position:position] = task_args
     elif out.model is not None and not (has_config or has_class_path):
         from matforge.registry import registry
 

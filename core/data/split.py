@@ -23,13 +23,22 @@ from matforge.data.errors import DatasetFormatError
 INDEX_FORMAT = "matforge-index"
 
 
-def split_sizes(total: int, fractions: Mapping[str, float]) -> dict[str, int]:
+#: The part that takes what the counted parts leave (``train=110000 val=10000 test=rest``).
+REST = None
+
+
+def split_sizes(total: int, fractions: Mapping[str, float | None]) -> dict[str, int]:
     """Sizes summing to ``total`` in proportion to ``fractions`` (largest remainders).
 
-    Fractions are normalised, so ``{"train": 8, "val": 1, "test": 1}`` works too.
+    Fractions are normalised, so ``{"train": 8, "val": 1, "test": 1}`` works too. When one
+    part is :data:`REST` (``None``), the others are counts of structures and that part takes
+    the remainder: ``{"train": 110000, "val": 10000, "test": None}``.
     """
     if not fractions:
         raise ValueError("give at least one part, e.g. train=0.8 val=0.1 test=0.1")
+    rest = [k for k, f in fractions.items() if f is REST]
+    if rest:
+        return _counted_sizes(total, fractions, rest)
     if any(f < 0 or not math.isfinite(f) for f in fractions.values()):
         raise ValueError(f"fractions must be finite and >= 0, got {dict(fractions)}")
     weight = sum(fractions.values())
@@ -41,6 +50,22 @@ def split_sizes(total: int, fractions: Mapping[str, float]) -> dict[str, int]:
     for k in sorted(exact, key=lambda k: (sizes[k] - exact[k], list(exact).index(k)))[:left]:
         sizes[k] += 1
     return sizes
+
+
+def _counted_sizes(total: int, counts: Mapping[str, float | None], rest: list[str]) -> dict[str, int]:
+    if len(rest) > 1:
+        raise ValueError(f"only one part can take the rest, got {', '.join(rest)}")
+    sizes: dict[str, int] = {}
+    for name, count in counts.items():
+        if count is REST:
+            continue
+        if count < 0 or not math.isfinite(count) or count != int(count):
+            raise ValueError(f"with a 'rest' part the others are counts; {name}={count} is not a whole number >= 0")
+        sizes[name] = int(count)
+    left = total - sum(sizes.values())
+    if left < 0:
+        raise ValueError(f"the counted parts ask for {sum(sizes.values())} structures; the dataset has {total}")
+    return {name: sizes.get(name, left) for name in counts}
 
 
 def field_value(structure: Any, field: str) -> Any:

@@ -27,6 +27,7 @@ class Devset:
         splits: split names, training split first.
         task: the task it is meant for (``is2re``, ``s2ef``).
         citation: what to cite when using it.
+        default_properties: what a ``property`` task predicts on it unless told otherwise.
     """
 
     name: str
@@ -34,6 +35,7 @@ class Devset:
     splits: tuple[str, ...]
     task: str
     citation: str = ""
+    default_properties: tuple[str, ...] = ()
 
     @property
     def root(self) -> Path:
@@ -79,6 +81,17 @@ DEVSETS: dict[str, Devset] = {
                 "(https://archive.materialscloud.org/record/2022.45); devset frames from the "
                 "IntelLabs matsciml repository (MIT)"
             ),
+        ),
+        Devset(
+            name="qm9",
+            summary="QM9: 1,500 small organic molecules (DFT) with 12 properties (gap, U0, mu, ...)",
+            splits=("train", "val", "test"),
+            task="property",
+            citation=(
+                "R. Ramakrishnan, P. O. Dral, M. Rupp, O. A. von Lilienfeld, Scientific Data 1, "
+                "140022 (2014); molecules from the qm9pack package (MIT)"
+            ),
+            default_properties=("gap",),
         ),
     )
 }

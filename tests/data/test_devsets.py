@@ -45,7 +45,7 @@ def test_registering_devsets_imports_neither_torch_nor_lmdb():
         "from matforge.registry import Registry\n"
         "from matforge.devsets.catalog import register_devsets\n"
         "r = Registry(discover=False); register_devsets(r)\n"
-        "assert r.names('dataset') == ['emt-is2re', 'emt-s2ef', 'lips'], r.names('dataset')\n"
+        "assert r.names('dataset') == ['emt-is2re', 'emt-s2ef', 'lips', 'qm9'], r.names('dataset')\n"
         "heavy = [m for m in ('torch', 'lmdb', 'numpy') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -75,4 +75,4 @@ def test_cli_info_on_a_whole_devset_shows_every_split(capsys):
 
 def test_cli_info_on_an_unknown_devset_is_one_line(capsys):
     assert main(["data", "info", "devset:nope"]) == 1
-    assert capsys.readouterr().err.strip() == "matforge: error: unknown devset 'nope'. Available devsets: emt-is2re, emt-s2ef, lips"
+    assert capsys.readouterr().err.strip() == "matforge: error: unknown devset 'nope'. Available devsets: emt-is2re, emt-s2ef, lips, qm9"

@@ -22,7 +22,7 @@ from matforge.data.importers.base import ImportSummary, SourceItem
 from matforge.data.importers.fields import merge_key_map, parse_key_map
 from matforge.structure import DEFAULT_MIN_DISTANCE
 
-FORMATS: tuple[str, ...] = ("oc20", "matsciml", "ase")
+FORMATS: tuple[str, ...] = ("oc20", "matsciml", "ase", "qm9")
 
 __all__ = ["FORMATS", "ImportSummary", "SourceItem", "import_dataset"]
 
@@ -40,6 +40,7 @@ def import_dataset(
     progress: bool = True,
     min_distance: float | None = DEFAULT_MIN_DISTANCE,
     provenance: dict[str, Any] | None = None,
+    limit: int | None = None,
 ) -> ImportSummary:
     """Convert ``source`` into a matforge dataset at ``dest``.
 
@@ -51,7 +52,10 @@ def import_dataset(
         num_shards, overwrite, float32, progress, min_distance: as for
             :func:`~matforge.data.write_dataset`.
         provenance: extra provenance entries (e.g. ``citation``).
+        limit: import only the first ``limit`` records (``qm9`` only).
     """
+    if limit is not None and format != "qm9":
+        raise ValueError("limit is supported for --format qm9 only")
     user_map = parse_key_map(key_map)
     skipped: list[str] = []
     if format == "oc20":
@@ -73,6 +77,19 @@ def import_dataset(
 
         total, items = read_ase(source, user_map, ase_format)
         recorded = dict(user_map)
+    elif format == "qm9":
+        from matforge.data.importers.qm9 import (
+            QM9_CITATION,
+            QM9_TARGETS,
+            qm9_source_label,
+            read_qm9,
+        )
+
+        if user_map:
+            raise ValueError("--format qm9 takes no --map: its targets are fixed (see matforge.data.importers.qm9)")
+        total, items = read_qm9(source, limit)
+        recorded = {name: column for name, (column, _) in QM9_TARGETS.items()}
+        provenance = {"source": qm9_source_label(source), "citation": QM9_CITATION, **(provenance or {})}
     else:
         raise ValueError(f"unknown import format {format!r}; choose one of {', '.join(FORMATS)}")
     from matforge.data.importers.base import write_items
