@@ -16,11 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, SequentialSampler
 
 from matforge.batch import MissingTargetError
 from matforge.data.dataset import AtomicDataset, open_dataset
 from matforge.data.lmdb_format import METADATA_FILE
+from matforge.data.sampler import (
+    EpochRandomSampler,
+    MaxAtomsBatchSampler,
+    UnpaddedDistributedSampler,
+    structure_sizes,
+)
 from matforge.data.statistics import DatasetStatistics
 from matforge.devsets.catalog import parse_devset
 
@@ -46,6 +52,12 @@ def split_paths(path: PathLike) -> dict[str, str]:
     if not root.exists():
         raise FileNotFoundError(f"dataset {str(root)!r} does not exist")
     raise FileNotFoundError(f"{str(root)!r} is neither a matforge dataset nor a directory of them")
+
+
+def _global_seed() -> int:
+    """The seed Lightning gives its DistributedSampler (``seed_everything``), so that one
+    process and many shuffle the same way."""
+    return int(os.environ.get("PL_GLOBAL_SEED", 0))
 
 
 def _named(value: PathLike | Mapping[str, PathLike] | Sequence[PathLike] | None, default: str) -> dict[str, PathLike]:
@@ -120,6 +132,9 @@ class AtomicDataModule(pl.LightningDataModule):
         representation_args: keyword arguments of that representation (e.g. ``cutoff``).
         shuffle: shuffle the training set each epoch.
         drop_last: drop the last incomplete training batch.
+        max_atoms: pack training batches up to this many atoms instead of ``batch_size``
+            structures (:class:`~matforge.data.sampler.MaxAtomsBatchSampler`: seeded, the same
+            global batches on every DDP rank, every structure once per epoch).
     """
 
     def __init__(
@@ -139,10 +154,13 @@ class AtomicDataModule(pl.LightningDataModule):
         representation_args: dict[str, Any] | None = None,
         shuffle: bool = True,
         drop_last: bool = False,
+        max_atoms: int | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if max_atoms is not None and max_atoms < 1:
+            raise ValueError(f"max_atoms must be >= 1, got {max_atoms}")
         self.save_hyperparameters()
         splits = split_paths(path) if path is not None else {}
         self._train: PathLike | None = train if train is not None else splits.get("train")
@@ -158,12 +176,14 @@ class AtomicDataModule(pl.LightningDataModule):
         self.targets = targets
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.max_atoms = max_atoms
         self.representation: Any = None
         if representation is not None:
             from matforge.registry import registry
 
             self.representation = registry.get("representation", representation)(**(representation_args or {}))
         self._datasets: dict[str, AtomicDataset] = {}
+        self._num_atoms: dict[str, Any] = {}
 
     @classmethod
     def from_devset(cls, name: str, **kwargs: Any) -> AtomicDataModule:
@@ -240,16 +260,40 @@ class AtomicDataModule(pl.LightningDataModule):
                 "AtomicDataModule has no representation: the task sets it in setup(), or pass "
                 "representation='NAME' (or call set_representation) to use the datamodule alone"
             )
-        return DataLoader(
-            RepresentationDataset(dataset, self.representation, targets, name),
-            batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=self.shuffle if train else False,
-            drop_last=self.drop_last if train else False,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-            collate_fn=self.representation.collate,
-        )
+        items = RepresentationDataset(dataset, self.representation, targets, name)
+        common = {
+            "num_workers": self.num_workers,
+            "pin_memory": self.pin_memory,
+            "persistent_workers": self.num_workers > 0,
+            "collate_fn": self.representation.collate,
+        }
+        if train and self.max_atoms is not None:
+            # built here, in the dataloader hook, so that Lightning can hand it its
+            # DistributedSampler under DDP (see matforge.data.sampler)
+            order = EpochRandomSampler(items, seed=_global_seed()) if self.shuffle else SequentialSampler(items)
+            sizes = self._sizes(name, dataset)
+            batches = MaxAtomsBatchSampler(order, sizes, self.max_atoms, drop_last=self.drop_last)
+            return DataLoader(items, batch_sampler=batches, **common)
+        if train:
+            # seeded like Lightning's DistributedSampler, so one process and N ranks see the
+            # same global batches; no `shuffle=` argument, which Lightning would read instead
+            order = EpochRandomSampler(items, seed=_global_seed()) if self.shuffle else None
+            return DataLoader(items, batch_size=self.batch_size, sampler=order, drop_last=self.drop_last, **common)
+        return DataLoader(items, batch_size=self.eval_batch_size, sampler=self._eval_sampler(items), **common)
+
+    def _sizes(self, name: str, dataset: Dataset) -> Any:
+        if name not in self._num_atoms:
+            self._num_atoms[name] = structure_sizes(dataset)
+        return self._num_atoms[name]
+
+    def _eval_sampler(self, items: Dataset) -> Any:
+        """Under DDP, each rank's share of an evaluation set without the padding of Lightning's
+        DistributedSampler (so metrics count every structure exactly once); ``None`` otherwise."""
+        trainer = getattr(self, "trainer", None)
+        world = getattr(trainer, "world_size", 1) if trainer is not None else 1
+        if world <= 1:
+            return None
+        return UnpaddedDistributedSampler(items, num_replicas=world, rank=trainer.global_rank)
 
     def train_dataloader(self) -> DataLoader:
         if self._train is None:
