@@ -228,7 +228,10 @@ class AtomisticTask(pl.LightningModule):
         split = self._split_name("val", dataloader_idx)
         loss = self._step(batch, split, training=False)
         if dataloader_idx == 0 and f"{split}/loss" != MONITOR:
-            self.log(MONITOR, loss.detach(), on_epoch=True, batch_size=batch.num_graphs, sync_dist=True, add_dataloader_idx=False)
+            mean, attribute = self.metrics.loss("val", "loss", self.device)
+            mean.update(loss.detach(), weight=batch.num_graphs)
+            self.log(MONITOR, mean, on_epoch=True, batch_size=batch.num_graphs, add_dataloader_idx=False,
+                     metric_attribute=f"metrics.{attribute}")  # fmt: skip
         return loss
 
     def test_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
@@ -243,16 +246,16 @@ class AtomisticTask(pl.LightningModule):
         self._record(self.metrics(split, self.device), pred, batch)
         size = batch.num_graphs
         for name, value in losses.items():
-            self.log(
-                f"{split}/{name}",
-                value.detach(),
-                on_step=training and name == "loss",
-                on_epoch=True,
-                batch_size=size,
-                sync_dist=not training,
-                add_dataloader_idx=False,
-                prog_bar=name == "loss",
-            )
+            # Epoch values go through structure-weighted torchmetrics means, which sync exactly
+            # under DDP (once, at the epoch's end); the step loss is rank 0's, unsynced.
+            key = f"{split}/{name}"
+            if training and name == "loss":
+                self.log(f"{key}_step", value.detach(), on_step=True, on_epoch=False, batch_size=size, prog_bar=True)
+                key = f"{key}_epoch"
+            mean, attribute = self.metrics.loss(split, name, self.device)
+            mean.update(value.detach(), weight=size)
+            self.log(key, mean, on_step=False, on_epoch=True, batch_size=size, add_dataloader_idx=False,
+                     prog_bar=name == "loss" and not training, metric_attribute=f"metrics.{attribute}")  # fmt: skip
         for name, metric, attribute in self.metrics.named_metrics(split):
             # Logging the Metric object lets torchmetrics sync its summed states under DDP.
             self.log(

@@ -92,12 +92,26 @@ class SplitMetrics(nn.Module):
         super().__init__()
         self._factory = factory
         self.splits = nn.ModuleDict()
+        self.losses = nn.ModuleDict()
 
     def __call__(self, split: str, device: torch.device) -> nn.ModuleDict:
         key = _key(split)
         if key not in self.splits:
             self.splits[key] = nn.ModuleDict(self._factory()).to(device)
         return self.splits[key]
+
+    def loss(self, split: str, name: str, device: torch.device) -> tuple[MeanMetric, str]:
+        """A structure-weighted mean of loss ``name`` on ``split`` and its attribute path.
+
+        Evaluation losses are logged through it rather than as tensors: its summed states
+        sync exactly under DDP, also when ranks hold different numbers of structures.
+        """
+        key = _key(split)
+        if key not in self.losses:
+            self.losses[key] = nn.ModuleDict()
+        if name not in self.losses[key]:
+            self.losses[key][name] = MeanMetric().to(device)
+        return self.losses[key][name], f"losses.{key}.{name}"
 
     def named_metrics(self, split: str) -> Iterator[tuple[str, Metric, str]]:
         """``(name, metric, attribute path below this module)`` of every metric of ``split``.

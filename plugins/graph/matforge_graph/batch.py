@@ -26,8 +26,13 @@ class SizedTensorDict(dict):
     the key named, when ``h`` does not have one row per node.
     """
 
-    def __init__(self, what: str, size: int, items: Mapping[str, Tensor] | Iterable = ()) -> None:
+    def __init__(self, what: str | Mapping[str, Tensor], size: int | None = None, items: Mapping[str, Tensor] | Iterable = ()) -> None:
         super().__init__()
+        if isinstance(what, Mapping):
+            # `type(d)(mapping)`, the copy idiom of dicts (Lightning's precision plugins rebuild
+            # batches this way): rows are checked again when GraphBatch stores the copy
+            what, items = "data", what
+            size = next((len(v) for v in items.values() if isinstance(v, Tensor) and v.dim()), None)
         self.what = what
         self.size = size
         self.update(items)
@@ -35,7 +40,7 @@ class SizedTensorDict(dict):
     def __setitem__(self, key: str, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"{self.what}[{key!r}] must be a torch.Tensor, got {type(value).__name__}")
-        if value.dim() == 0 or value.shape[0] != self.size:
+        if value.dim() == 0 or (self.size is not None and value.shape[0] != self.size):
             raise ValueError(
                 f"{self.what}[{key!r}] must have leading dimension {self.size}, got shape "
                 f"{list(value.shape)}"
