@@ -89,12 +89,11 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks; each prints matforge vs the peer measured in the same run."""
+    """Every benchmarks/bench_*.py, each printing matforge vs the peer measured in the same
+    run, collected into bench-report.md and bench-report.json (benchmarks/report.py)."""
     session.install(TORCH)
     _install_project(session, "ase")
-    for script in sorted(os.listdir("benchmarks")):
-        if script.startswith("bench_") and script.endswith(".py"):
-            session.run("python", f"benchmarks/{script}", *session.posargs, env={"OMP_NUM_THREADS": "1"})
+    session.run("python", "benchmarks/report.py", *session.posargs, env={"OMP_NUM_THREADS": "1"})
 
 
 @nox.session(name="bench-dgl", python="3.11")

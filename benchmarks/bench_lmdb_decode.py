@@ -26,6 +26,7 @@ from pathlib import Path
 import lmdb
 import numpy as np
 import torch
+from _report import record
 
 from matforge.data import open_dataset, write_dataset
 from matforge.structure import AtomicStructure
@@ -173,6 +174,9 @@ def main() -> None:
             print(f"  matsciml-style pickled tensors: {rate_peer:10.0f} samples/s   {size_of(peer) / 1e6:6.2f} MB")
             print(f"  ratio: {rate_ours / rate_peer:.1f}x faster (target >= 3x); size ratio ours/peer "
                   f"{size_of(ours) / size_of(peer):.2f} (target <= 1)")  # fmt: skip
+            record(f"decode {name}", rate_ours, "samples/s", peer="matsciml-style pickled tensors", peer_value=rate_peer)
+            record(f"file size {name}", size_of(ours) / 1e6, "MB", peer="matsciml-style pickled tensors",
+                   peer_value=size_of(peer) / 1e6, higher_is_better=False)  # fmt: skip
             if args.codecs:
                 compare_codecs(structures, args.repeats)
 

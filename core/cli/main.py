@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "matforge.cli.data_cmd",
     "matforge.cli.evaluate_cmd",
     "matforge.cli.plot_cmd",
+    "matforge.cli.bench_cmd",
 )
 
 

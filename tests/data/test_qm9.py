@@ -146,3 +146,21 @@ def test_property_training_on_the_qm9_devset_from_the_cli(tmp_path, monkeypatch,
     header = (run / "logs" / "metrics.csv").read_text().splitlines()[0]
     assert "val/gap_mae" in header
     assert "properties ['gap']" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_QM9PACK, reason="qm9pack is not installed")
+def test_the_qm9_devset_is_what_the_script_builds(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from matforge.devsets.catalog import DEVSETS_DIR
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_qm9_devset.py"
+    subprocess.run([sys.executable, str(script), "--dest", str(tmp_path / "qm9")], check=True, capture_output=True)
+    for split in ("train", "val", "test"):
+        for file in ("metadata.json", "shard-0000.lmdb"):
+            built = (tmp_path / "qm9" / split / file).read_bytes()
+            assert built == (DEVSETS_DIR / "qm9" / split / file).read_bytes(), f"{split}/{file} differs"
+    assert (tmp_path / "qm9" / "README.md").read_text() == (DEVSETS_DIR / "qm9" / "README.md").read_text()

@@ -1,0 +1,1 @@
+"""Measurements a user runs on their own hardware (``matforge bench ...``)."""
