@@ -123,9 +123,9 @@ class PointCloudBatch(AtomsBatch):
         then one-hot(Z_neighbour − 1), zeros in padded slots, in the positions' dtype."""
         z_centre = self.centre_numbers()
         z_neighbour = self.atomic_numbers[self.neighbours]
-        too_large = max(int(z_centre.max(initial=0)), int(z_neighbour.max(initial=0))) if z_centre.numel() else 0
-        if too_large > num_elements:
-            raise ValueError(f"atomic number {too_large} does not fit a one-hot of num_elements={num_elements}")
+        largest = int(self.atomic_numbers.max()) if self.atomic_numbers.numel() else 0
+        if largest > num_elements:
+            raise ValueError(f"atomic number {largest} does not fit a one-hot of num_elements={num_elements}")
         eye = torch.eye(num_elements, dtype=self.positions.dtype, device=self.positions.device)
         centre = eye[z_centre - 1].unsqueeze(1).expand(-1, self.max_neighbours, -1)
         features = torch.cat([centre, eye[z_neighbour - 1]], dim=-1)
