@@ -127,22 +127,29 @@ class PointCloudRepresentation:
             raise ValueError("cannot collate an empty list of point-cloud samples")
         base = PointCloudBatch.base_fields([s.structure for s in samples], self.dtype)
         k = max(s.neighbours.shape[1] for s in samples)
-        atom_offsets = np.cumsum([0] + [s.structure.num_atoms for s in samples[:-1]])
-        centres, neighbours, shifts, mask = [], [], [], []
-        for s, offset in zip(samples, atom_offsets):
-            c, pad = len(s.centres), k - s.neighbours.shape[1]
-            centres.append(s.centres + offset)
-            # Padded slots point at the centre itself, as in the sample.
-            neighbours.append(np.concatenate([s.neighbours, np.repeat(s.centres[:, None], pad, axis=1)], axis=1) + offset)
-            shifts.append(np.concatenate([s.shifts, np.zeros((c, pad, 3), dtype=np.int64)], axis=1))
-            mask.append(np.concatenate([s.mask, np.zeros((c, pad), dtype=bool)], axis=1))
-        num_centres = torch.tensor([len(s.centres) for s in samples], dtype=torch.int64)
+        counts = [len(s.centres) for s in samples]
+        total = sum(counts)
+        # Filled in place, one structure after the other: no per-structure padded copies.
+        centres = np.empty(total, dtype=np.int64)
+        neighbours = np.empty((total, k), dtype=np.int64)
+        shifts = np.zeros((total, k, 3), dtype=np.int64)
+        mask = np.zeros((total, k), dtype=bool)
+        row = offset = 0
+        for s in samples:
+            rows, width = slice(row, row + len(s.centres)), s.neighbours.shape[1]
+            centres[rows] = s.centres + offset
+            neighbours[rows] = centres[rows, None]  # padded slots point at the centre itself
+            neighbours[rows, :width] = s.neighbours + offset
+            shifts[rows, :width] = s.shifts
+            mask[rows, :width] = s.mask
+            row, offset = row + len(s.centres), offset + s.structure.num_atoms
+        num_centres = torch.tensor(counts, dtype=torch.int64)
         batch = PointCloudBatch(
             **base,
-            centres=torch.from_numpy(np.concatenate(centres).astype(np.int64)),
-            neighbours=torch.from_numpy(np.concatenate(neighbours).astype(np.int64).reshape(-1, k)),
-            shifts=torch.from_numpy(np.concatenate(shifts).astype(np.int64).reshape(-1, k, 3)),
-            mask=torch.from_numpy(np.concatenate(mask).reshape(-1, k)),
+            centres=torch.from_numpy(centres),
+            neighbours=torch.from_numpy(neighbours),
+            shifts=torch.from_numpy(shifts),
+            mask=torch.from_numpy(mask),
             centre_batch=torch.repeat_interleave(torch.arange(len(samples)), num_centres),
             num_centres=num_centres,
         )
