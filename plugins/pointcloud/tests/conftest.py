@@ -58,7 +58,8 @@ class CloudPair(Backbone):
         vectors = torch.where(mask[..., None], batch.relative_vectors(), 0.0)  # [C, K, 3]
         r2 = torch.where(mask, (vectors**2).sum(-1), 1.0)
         weights = torch.exp(-self.decay * r2) * (1 - r2.sqrt() / self.cutoff) ** 2
-        weights = torch.where(mask, weights, 0.0)[..., None]  # [C, K, 1]
+        # Zero beyond the cutoff too: given a wider cloud, the model must see the same energy.
+        weights = torch.where(mask & (r2 < self.cutoff**2), weights, 0.0)[..., None]  # [C, K, 1]
         z_neighbour = batch.neighbour_numbers()
         pair = (self.species(batch.centre_numbers())[:, None] * self.species(z_neighbour) * weights).sum(1)
         polar = (self.vector_species(z_neighbour)[..., None] * (weights * vectors)[:, :, None, :]).sum(1)  # [C, W, 3]
