@@ -35,6 +35,7 @@ from matforge.testing.harness import (
     seeded,
     single_thread,
 )
+from matforge.testing.placement import DefaultDeviceFor, model_packages
 from matforge.testing.structures import DEFAULT_SPECIES, contract_structures
 from matforge.testing.symmetry import assert_euclidean_equivariance
 
@@ -543,15 +544,16 @@ def check_representation_cutoff(contract: Contract) -> None:
 
 def check_device_placement(contract: Contract) -> None:
     """``forward`` creates its tensors on the batch's device and in its dtype, run on CPU:
-    energies and forces of a float32 batch are computed with torch's default device set to
-    ``meta`` (and, during forward, its default dtype to float64), so a tensor made without
+    energies and forces of a float32 batch are computed with the model's code creating
+    tensors on ``meta`` by default (:class:`~matforge.testing.placement.DefaultDeviceFor`)
+    and, during forward, torch's default dtype set to float64, so a tensor made without
     ``device=`` (or ``dtype=``) fails or changes the result, as it would on a GPU."""
     h = contract.make_harness(torch.float32)
     structures = list(contract.structures.values())
     expected_e, expected_f = h.energy_and_forces(structures)
     batch = h.collate(structures)
     try:
-        with torch.device("meta"):
+        with DefaultDeviceFor(model_packages(h.backbone), "meta"):
             positions = batch.positions.requires_grad_(True)
             # Only forward under the float64 default: some of torch's own backward formulas
             # (det's) build tensors in the default dtype.
@@ -560,7 +562,7 @@ def check_device_placement(contract: Contract) -> None:
             (gradient,) = torch.autograd.grad(energies.sum(), positions)
     except (RuntimeError, NotImplementedError) as exc:
         raise ContractError(
-            f"forward creates a tensor on torch's default device instead of the batch's "
+            f"forward creates a tensor on the default device instead of the batch's "
             f"(pass device=batch.positions.device, or use new_zeros / zeros_like): {exc}"
         ) from exc
     for what, value, expected in (("energies", energies, expected_e), ("forces", -gradient, expected_f)):
