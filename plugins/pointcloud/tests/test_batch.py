@@ -92,6 +92,12 @@ def test_non_centre_atoms_get_forces_as_neighbours(structures):
     assert bool((forces[~is_centre & ~neighbour_of_a_centre] == 0).all()), "atoms outside every cloud do not"
 
 
+def test_registered_as_representation_pointcloud_by_this_plugin():
+    info = registry.info("representation", "pointcloud")
+    assert info.distribution == "matforge-pointcloud"
+    assert registry.get("representation", "pointcloud") is PointCloudRepresentation
+
+
 def test_representation_settings_come_from_the_backbone():
     backbone = build_backbone("cloud-pair", {"cutoff": 3.5, "max_neighbors": 7, "centres": "oc20", "subsurface_centres": 2})
     rep = build_representation(backbone)
