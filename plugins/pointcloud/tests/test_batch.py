@@ -144,3 +144,23 @@ def test_invalid_shapes_name_the_field(structures):
     with pytest.raises(ValueError, match="shifts"):
         dataclasses.replace(batch, shifts=batch.shifts.double())
     assert np.isfinite(batch.relative_vectors().numpy()).all()
+
+
+def test_strain_derivative_matches_finite_differences(structures):
+    """Relative vectors depend on the cell through the shifts, so stress comes from autograd."""
+    backbone = build_backbone("cloud-pair", {"cutoff": 4.0})
+    rep = build_representation(backbone, dtype=torch.float64)
+    batch = rep.collate([rep(s) for s in structures[:2]])  # the slab and the small crystal
+    strain = torch.zeros(batch.num_graphs, 3, 3, dtype=torch.float64, requires_grad=True)
+    (analytical,) = torch.autograd.grad(energy(backbone, batch.deformed(strain)).sum(), strain)
+    step = 1e-6
+    numerical = torch.zeros_like(analytical)
+    for a in range(3):
+        for b in range(3):
+            delta = torch.zeros_like(strain)
+            delta[:, a, b] = step
+            with torch.no_grad():
+                plus, minus = energy(backbone, batch.deformed(delta)), energy(backbone, batch.deformed(-delta))
+            numerical[:, a, b] = (plus - minus) / (2 * step)
+    assert bool(analytical.abs().max() > 1e-3)
+    torch.testing.assert_close(analytical, numerical, rtol=0, atol=1e-6)
