@@ -11,9 +11,14 @@ from torch.utils.data import DataLoader
 
 from matforge.interfaces import build_representation
 from matforge.registry import registry
-from matforge.testing.harness import build_backbone
 from matforge_pointcloud.batch import PointCloudBatch
 from matforge_pointcloud.representation import PointCloudRepresentation
+
+
+def build_backbone(name: str, args: dict):
+    """The registered backbone in float64 (seeded: the tests compare exact values)."""
+    torch.manual_seed(0)
+    return registry.get("model", name)(**args).to(torch.float64).eval()
 
 
 def energy(backbone, batch: PointCloudBatch) -> torch.Tensor:
