@@ -17,8 +17,9 @@ from matforge_pointcloud.representation import PointCloudRepresentation
 
 def build_backbone(name: str, args: dict):
     """The registered backbone in float64 (seeded: the tests compare exact values)."""
-    torch.manual_seed(0)
-    return registry.get("model", name)(**args).to(torch.float64).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return registry.get("model", name)(**args).to(torch.float64).eval()
 
 
 def energy(backbone, batch: PointCloudBatch) -> torch.Tensor:
