@@ -718,7 +718,7 @@ def check_backbone(
         args: constructor arguments.
         checks: names of the checks to run (default: all of :data:`CHECKS`).
         raise_on_failure: raise :class:`ContractError` listing every failed check.
-        **settings: further fields of :class:`Contract` (``reflections``, ``periodic``,
+        **settings: further fields of :class:`Contract` (``reflections``, ``periodic``, ``smooth``,
             tolerances, ``representation_args``, ``seed``).
     """
     contract = Contract(backbone, dict(args or {}), **settings)
