@@ -12,6 +12,7 @@ eV for energies and eV/Å for forces.
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import json
@@ -34,7 +35,9 @@ from matforge.testing.harness import (
     seeded,
     single_thread,
 )
-from matforge.testing.structures import contract_structures
+from matforge.testing.placement import DefaultDeviceFor, model_packages
+from matforge.testing.structures import DEFAULT_SPECIES, contract_structures
+from matforge.testing.symmetry import assert_euclidean_equivariance
 
 
 class ContractError(AssertionError):
@@ -62,6 +65,16 @@ class Contract:
         fd_step: central finite-difference step (Å).
         fd_atol: forces vs finite differences (eV/Å).
         seed: seed of the backbone's initialisation and of the generated structures.
+        smooth: energies and forces are continuous as a neighbour crosses the cutoff;
+            ``False`` for hard-cutoff backbones (skips the continuity check and the
+            enlarged-cutoff comparison of the representation-cutoff check).
+        cutoff_step: distance (Å) on either side of the cutoff at which the continuity check
+            compares energies and forces.
+        cutoff_atol: largest jump of the energy (eV) and forces (eV/Å) across the cutoff.
+        locality_distance: an atom this far (Å) from a molecule is beyond any backbone's
+            receptive field (the locality check).
+        float32_rtol: float32 energies and forces vs float64, relative to the largest
+            float64 magnitude (plus 1).
     """
 
     backbone: str
@@ -74,6 +87,11 @@ class Contract:
     fd_step: float = 1e-5
     fd_atol: float = 1e-6
     seed: int = 0
+    smooth: bool = True
+    cutoff_step: float = 1e-7
+    cutoff_atol: float = 1e-5
+    locality_distance: float = 100.0
+    float32_rtol: float = 1e-4
 
     @functools.cached_property
     def harness(self) -> BackboneHarness:
@@ -286,13 +304,10 @@ def check_checkpoint_roundtrip(contract: Contract) -> None:
 
 def check_euclidean_symmetry(contract: Contract) -> None:
     """Energies invariant and forces equivariant under random rotations, translations and
-    (unless ``reflections=False``) reflections, with e3nn's ``assert_equivariant``: positions
-    are ``"cartesian_points"``, cell rows and forces ``"1o"``, energies ``"0e"``."""
-    try:
-        from e3nn.util.test import assert_equivariant
-    except ImportError as exc:  # pragma: no cover - e3nn is in matforge[test]
-        raise ContractError("the symmetry check needs e3nn: pip install 'matforge[test]'") from exc
-
+    (unless ``reflections=False``) reflections: e3nn's ``assert_equivariant`` when e3nn is
+    installed (positions ``"cartesian_points"``, cell rows and forces ``"1o"``, energies
+    ``"0e"``), else the kit's own sampling (:mod:`matforge.testing.symmetry`), same trials
+    and tolerance."""
     structures = list(contract.structures.values())
     counts = [s.num_atoms for s in structures]
     h = contract.harness
@@ -309,14 +324,8 @@ def check_euclidean_symmetry(contract: Contract) -> None:
     cells = torch.from_numpy(np.stack([np.zeros((3, 3)) if s.cell is None else s.cell for s in structures]))
     with seeded(contract.seed), default_dtype(torch.float64):
         try:
-            assert_equivariant(
-                energy_and_forces,
-                args_in=[positions, cells],
-                irreps_in=["cartesian_points", "1o"],
-                irreps_out=["0e", "1o"],
-                tolerance=contract.symmetry_atol,
-                do_parity=contract.reflections,
-                ntrials=2,
+            assert_euclidean_equivariance(
+                energy_and_forces, positions, cells, parity=contract.reflections, atol=contract.symmetry_atol, ntrials=2, seed=contract.seed
             )
         except AssertionError as exc:
             group = "O(3)" if contract.reflections else "SO(3)"
@@ -400,6 +409,235 @@ def check_periodic_basis(contract: Contract) -> None:
         _compare_structures(contract, [s], [equivalent], f"{name}: cell rows {basis.tolist()} @ cell")
 
 
+# -- training, smoothness, locality, devices -------------------------------------------------
+
+
+def check_double_backward(contract: Contract) -> None:
+    """A force loss is differentiable w.r.t. the parameters (the forces' graph is kept, as
+    S2EF training does), and its gradient matches a central finite difference along a random
+    direction in parameter space (float64)."""
+    h = contract.harness
+    structures = list(contract.structures.values())
+    with seeded(contract.seed + 7):
+        weights = torch.randn(sum(s.num_atoms for s in structures), 3, dtype=torch.float64)
+
+    def force_loss(backbone, create_graph: bool) -> Tensor:
+        batch = h.collate(structures)
+        positions = batch.positions.requires_grad_(True)
+        energy = _structure_energies(h, backbone, batch).sum()
+        (gradient,) = torch.autograd.grad(energy, positions, create_graph=create_graph)
+        return (gradient * weights).sum()
+
+    named = [(n, p) for n, p in h.backbone.named_parameters() if p.requires_grad]
+    try:
+        loss = force_loss(h.backbone, create_graph=True)
+        grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
+    except RuntimeError as exc:
+        raise ContractError(
+            f"a force loss cannot be differentiated w.r.t. the parameters (double backward), so "
+            f"S2EF training fails: {exc}"
+        ) from exc
+    grads = [torch.zeros_like(p) if g is None else g for (_, p), g in zip(named, grads)]
+    if not any(bool(g.abs().max() > 0) for g in grads):
+        raise ContractError(
+            "a force loss gives no gradient to any parameter (double backward): the forces' graph "
+            "does not reach the weights (a detach(), or an autograd Function marked once_differentiable?)"
+        )
+    with seeded(contract.seed + 8):
+        direction = [torch.randn_like(p) for _, p in named]
+    # A unit step in all parameters together: small enough not to cross ReLU kinks, where
+    # forces jump as functions of the weights.
+    norm = torch.sqrt(sum((d**2).sum() for d in direction))
+    direction = [d / norm for d in direction]
+    step = contract.fd_step
+    shifted = []
+    for sign in (1.0, -1.0):
+        copy_ = copy.deepcopy(h.backbone)
+        with torch.no_grad():
+            for p, d in zip((p for p in copy_.parameters() if p.requires_grad), direction):
+                p.add_(sign * step * d)
+        shifted.append(force_loss(copy_, create_graph=False).detach())
+    numerical = (shifted[0] - shifted[1]) / (2 * step)
+    analytical = sum((g * d).sum() for g, d in zip(grads, direction)).detach()
+    tolerance = contract.fd_atol * (1.0 + float(numerical.abs()))
+    if not abs(float(analytical - numerical)) <= tolerance:
+        raise ContractError(
+            f"gradient of a force loss w.r.t. the parameters is wrong: directional derivative "
+            f"{float(analytical):.10g} by double backward vs {float(numerical):.10g} by central "
+            f"differences (tolerance {tolerance:.1e})"
+        )
+
+
+def _structure_energies(h: BackboneHarness, backbone: torch.nn.Module, batch) -> Tensor:
+    """The harness's structure energies with another copy of its backbone."""
+    per_atom = h.atom_energies(backbone(batch))
+    return per_atom.new_zeros(batch.num_graphs).index_add(0, batch.batch, per_atom)
+
+
+def _model_cutoff(contract: Contract) -> float | None:
+    """The cutoff the representation is built with, else the backbone's ``cutoff``
+    attribute (backbones on the ``atoms`` representation), else ``None``."""
+    h = contract.harness
+    config = {**h.backbone.representation_config(), **contract.representation_args}
+    if "cutoff" in config:
+        return float(config["cutoff"])
+    cutoff = getattr(h.backbone, "cutoff", None)
+    return float(cutoff) if isinstance(cutoff, (int, float)) else None
+
+
+def check_cutoff_continuity(contract: Contract) -> None:
+    """Energy and forces change continuously as a neighbour crosses the cutoff: a third atom
+    moved from ``cutoff_step`` inside to ``cutoff_step`` outside the cutoff of one atom of a
+    dimer (and beyond the other's) changes the energy by at most ``cutoff_atol``, and forces
+    too (float64). A hard cutoff, or a model whose envelope reaches beyond its
+    representation's cutoff, jumps."""
+    if not contract.smooth:
+        raise CheckSkipped(f"backbone {contract.backbone!r} declares smooth=False (a hard cutoff)")
+    cutoff = _model_cutoff(contract)
+    if cutoff is None:
+        raise CheckSkipped("the backbone declares no cutoff (no 'cutoff' in representation_config(), no .cutoff)")
+    rng = np.random.default_rng(contract.seed)
+    direction = rng.normal(size=3)
+    direction /= np.linalg.norm(direction)
+    species = rng.choice(np.asarray(DEFAULT_SPECIES), size=3)
+    energies, forces = [], []
+    for distance in (cutoff - contract.cutoff_step, cutoff + contract.cutoff_step):
+        # Atom 1 is 1.3 Å from atom 0 on the far side: only the pair (0, 2) crosses the cutoff.
+        positions = np.stack([np.zeros(3), -1.3 * direction, distance * direction])
+        s = AtomicStructure(positions=positions, atomic_numbers=species, sid="cutoff-crossing").validate()
+        e, f = contract.harness.energy_and_forces([s])
+        energies.append(e)
+        forces.append(f)
+    _assert_close(energies[1], energies[0], contract.cutoff_atol, f"energy (eV) as atom 2 crosses the {cutoff} Å cutoff of atom 0")
+    _assert_close(forces[1], forces[0], contract.cutoff_atol, f"forces (eV/Å) as atom 2 crosses the {cutoff} Å cutoff of atom 0")
+
+
+def check_representation_cutoff(contract: Contract) -> None:
+    """The representation reaches as far as the model: its ``cutoff`` is at least the
+    backbone's ``cutoff`` attribute (when it has one), and (for ``smooth`` backbones) building
+    the representation with a 1 Å larger cutoff changes no energy or force: nothing the model
+    would see beyond the representation's cutoff is missing."""
+    h = contract.harness
+    config = {**h.backbone.representation_config(), **contract.representation_args}
+    if "cutoff" not in config:
+        raise CheckSkipped(f"representation {type(h.backbone).representation!r} takes no cutoff")
+    cutoff = float(config["cutoff"])
+    declared = getattr(h.backbone, "cutoff", None)
+    if isinstance(declared, (int, float)) and cutoff < float(declared):
+        raise ContractError(
+            f"the representation is built with cutoff {cutoff} Å, shorter than the backbone's cutoff "
+            f"{float(declared)} Å: neighbours between them are never seen"
+        )
+    if not contract.smooth:
+        return
+    wider = BackboneHarness(
+        contract.backbone, contract.args, dtype=torch.float64, seed=contract.seed,
+        representation_args={**contract.representation_args, "cutoff": cutoff + 1.0},
+    )
+    structures = list(contract.structures.values())
+    e_ref, f_ref = h.energy_and_forces(structures)
+    e_wide, f_wide = wider.energy_and_forces(structures)
+    what = f"representation cutoff {cutoff + 1.0} Å instead of {cutoff} Å (the model interacts beyond its representation's cutoff)"
+    _assert_close(e_wide, e_ref, contract.symmetry_atol, f"{what}: energy (eV)")
+    _assert_close(f_wide, f_ref, contract.symmetry_atol, f"{what}: forces (eV/Å)")
+
+
+def check_device_placement(contract: Contract) -> None:
+    """``forward`` creates its tensors on the batch's device and in its dtype, run on CPU:
+    energies and forces of a float32 batch are computed with the model's code creating
+    tensors on ``meta`` by default (:class:`~matforge.testing.placement.DefaultDeviceFor`)
+    and, during forward, torch's default dtype set to float64, so a tensor made without
+    ``device=`` (or ``dtype=``) fails or changes the result, as it would on a GPU."""
+    h = contract.make_harness(torch.float32)
+    structures = list(contract.structures.values())
+    expected_e, expected_f = h.energy_and_forces(structures)
+    batch = h.collate(structures)
+    try:
+        with DefaultDeviceFor(model_packages(h.backbone), "meta"):
+            positions = batch.positions.requires_grad_(True)
+            # Only forward under the float64 default: some of torch's own backward formulas
+            # (det's) build tensors in the default dtype.
+            with default_dtype(torch.float64):
+                energies = h.structure_energies(batch)
+            (gradient,) = torch.autograd.grad(energies.sum(), positions)
+    except (RuntimeError, NotImplementedError) as exc:
+        raise ContractError(
+            f"forward creates a tensor on the default device instead of the batch's "
+            f"(pass device=batch.positions.device, or use new_zeros / zeros_like): {exc}"
+        ) from exc
+    for what, value, expected in (("energies", energies, expected_e), ("forces", -gradient, expected_f)):
+        if value.device != expected.device or value.dtype != expected.dtype:
+            raise ContractError(
+                f"{what} of a float32 CPU batch came out as {value.dtype} on {value.device} with the default "
+                "device 'meta' and default dtype float64: forward creates tensors without device= or dtype="
+            )
+        _assert_close(value.detach(), expected, 0.0, f"{what} with torch's defaults changed (device meta, float64)")
+
+
+def check_locality(contract: Contract) -> None:
+    """An atom ``locality_distance`` Å away (beyond any receptive field) changes no per-atom
+    output or force of a molecule, and the energy of both is the sum of their energies."""
+    h = contract.harness
+    molecule = contract.structures["molecule"]
+    direction = np.ones(3) / np.sqrt(3.0)
+    far = molecule.positions.mean(0) + contract.locality_distance * direction
+    species = int(DEFAULT_SPECIES[-1])
+    joined = _replace(
+        molecule,
+        positions=np.vstack([molecule.positions, far]),
+        atomic_numbers=np.append(molecule.atomic_numbers, species),
+        tags=np.append(molecule.tags, 0),
+        fixed=np.append(molecule.fixed, False),
+    )
+    alone = AtomicStructure(positions=far[None], atomic_numbers=[species], sid="far-atom").validate()
+    n = molecule.num_atoms
+    (e_mol, e_alone), f_parts = h.energy_and_forces([molecule, alone])
+    e_joined, f_joined = h.energy_and_forces([joined])
+    what = f"molecule with an atom {contract.locality_distance} Å away"
+    _assert_close(h.per_atom([joined])[:n], h.per_atom([molecule]), contract.symmetry_atol, f"{what}: per-atom outputs of the molecule")
+    _assert_close(f_joined, f_parts, contract.symmetry_atol, f"{what}: forces (eV/Å)")
+    _assert_close(e_joined, (e_mol + e_alone).reshape(1), contract.symmetry_atol, f"{what}: energy vs the sum of both (eV)")
+
+
+def check_isolated_atoms(contract: Contract) -> None:
+    """A lone atom of each species (no neighbours at all) has a finite energy and zero
+    force, in float32 and float64."""
+    structures = [
+        AtomicStructure(positions=np.zeros((1, 3)), atomic_numbers=[z], sid=f"isolated-{z}").validate() for z in DEFAULT_SPECIES
+    ]
+    for dtype in (torch.float64, torch.float32):
+        h = contract.harness if dtype == torch.float64 else contract.make_harness(dtype)
+        batch = h.collate(structures)
+        positions = batch.positions.requires_grad_(True)
+        energies = h.structure_energies(batch)
+        # With no neighbours the energy may not depend on positions at all: zero force.
+        (gradient,) = torch.autograd.grad(energies.sum(), positions, allow_unused=True)
+        forces = torch.zeros_like(positions) if gradient is None else -gradient
+        energies = energies.detach()
+        if not bool(torch.isfinite(energies).all()):
+            bad = [z for z, e in zip(DEFAULT_SPECIES, energies.tolist()) if not np.isfinite(e)]
+            raise ContractError(f"isolated atoms have non-finite energies ({dtype}) for atomic numbers {bad}")
+        _assert_close(forces, torch.zeros_like(forces), contract.symmetry_atol, f"forces on isolated atoms (eV/Å, {dtype})")
+
+
+def check_float32(contract: Contract) -> None:
+    """The backbone in float32 gives the float64 energies and forces to float32 precision
+    (``float32_rtol`` of the largest magnitude), in float32."""
+    structures = list(contract.structures.values())
+    e64, f64 = contract.harness.energy_and_forces(structures)
+    h32 = contract.make_harness(torch.float32)
+    h32.backbone.load_state_dict(contract.harness.backbone.state_dict())  # identical weights, rounded
+    if contract.harness.readout is not None:  # randn draws other numbers in float32
+        h32.readout = contract.harness.readout.float()
+    e32, f32 = h32.energy_and_forces(structures)
+    for what, value in (("energies", e32), ("forces", f32)):
+        if value.dtype != torch.float32:
+            raise ContractError(f"{what} of a float32 backbone on a float32 batch are {value.dtype}")
+    for what, value, expected in (("energies (eV)", e32, e64), ("forces (eV/Å)", f32, f64)):
+        tolerance = contract.float32_rtol * (1.0 + float(expected.abs().max()))
+        _assert_close(value.double(), expected, tolerance, f"float32 vs float64 {what}")
+
+
 # -- running ---------------------------------------------------------------------------------
 
 #: Every check, by name, in the order :func:`check_backbone` runs them.
@@ -414,6 +652,13 @@ CHECKS: dict[str, Callable[[Contract], None]] = {
     "forces_finite_differences": check_forces_finite_differences,
     "periodic_wrap": check_periodic_wrap,
     "periodic_basis": check_periodic_basis,
+    "double_backward": check_double_backward,
+    "cutoff_continuity": check_cutoff_continuity,
+    "representation_cutoff": check_representation_cutoff,
+    "device_placement": check_device_placement,
+    "locality": check_locality,
+    "isolated_atoms": check_isolated_atoms,
+    "float32": check_float32,
 }
 
 
@@ -473,7 +718,7 @@ def check_backbone(
         args: constructor arguments.
         checks: names of the checks to run (default: all of :data:`CHECKS`).
         raise_on_failure: raise :class:`ContractError` listing every failed check.
-        **settings: further fields of :class:`Contract` (``reflections``, ``periodic``,
+        **settings: further fields of :class:`Contract` (``reflections``, ``periodic``, ``smooth``,
             tolerances, ``representation_args``, ``seed``).
     """
     contract = Contract(backbone, dict(args or {}), **settings)

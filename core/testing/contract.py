@@ -10,6 +10,7 @@
         backbone_args = {"hidden": 16}       # small sizes keep the checks fast
         reflections = False                  # only for SO(3)-invariant backbones
         periodic = True                      # False skips the wrap and basis checks
+        smooth = True                        # False (hard cutoff) skips the continuity checks
 
 pytest then collects ``test_forces_finite_differences``, ``test_euclidean_symmetry``, …
 (see :data:`matforge.testing.checks.CHECKS`). Class attributes named like the fields of
@@ -19,43 +20,42 @@ override the defaults. The backbone is built once per class.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from matforge.testing.checks import CheckSkipped, Contract, run_check
+from matforge.testing.checks import CHECKS, CheckSkipped, Contract, run_check
+
+#: Contract fields a test class sets under another name (``backbone_args`` reads better
+#: next to ``backbone`` than ``args``).
+_RENAMED = {"args": "backbone_args"}
 
 
 class BackboneContract:
-    """Mixin giving a pytest test class one test per contract check."""
+    """Mixin giving a pytest test class one test per contract check.
+
+    ``test_<name>`` exists for every entry of :data:`matforge.testing.checks.CHECKS`; the
+    methods are generated from that list, so a check added to the kit runs in every plugin's
+    contract tests without their editing anything. Settings are the fields of
+    :class:`~matforge.testing.checks.Contract` (``backbone_args`` for ``args``); a class
+    attribute of the same name overrides the field's default.
+    """
 
     backbone: ClassVar[str]
     backbone_args: ClassVar[Mapping[str, Any]] = {}
-    reflections: ClassVar[bool] = True
-    periodic: ClassVar[bool] = True
-    representation_args: ClassVar[Mapping[str, Any]] = {}
-    symmetry_atol: ClassVar[float] = 1e-9
-    consistency_atol: ClassVar[float] = 1e-10
-    fd_step: ClassVar[float] = 1e-5
-    fd_atol: ClassVar[float] = 1e-6
-    seed: ClassVar[int] = 0
 
     @classmethod
     def contract(cls) -> Contract:
         """The class's :class:`Contract`, built on first use and kept on the class."""
         cached = cls.__dict__.get("_matforge_contract")
         if cached is None:
-            cached = Contract(
-                backbone=cls.backbone,
-                args=dict(cls.backbone_args),
-                reflections=cls.reflections,
-                periodic=cls.periodic,
-                representation_args=dict(cls.representation_args),
-                symmetry_atol=cls.symmetry_atol,
-                consistency_atol=cls.consistency_atol,
-                fd_step=cls.fd_step,
-                fd_atol=cls.fd_atol,
-                seed=cls.seed,
-            )
+            settings = {}
+            for f in dataclasses.fields(Contract):
+                attribute = _RENAMED.get(f.name, f.name)
+                if hasattr(cls, attribute):
+                    value = getattr(cls, attribute)
+                    settings[f.name] = dict(value) if isinstance(value, Mapping) else value
+            cached = Contract(**settings)
             cls._matforge_contract = cached
         return cached
 
@@ -68,32 +68,15 @@ class BackboneContract:
         except CheckSkipped as exc:
             pytest.skip(str(exc))
 
-    def test_representation_registered(self) -> None:
-        self.run_contract_check("representation_registered")
 
-    def test_eager_construction(self) -> None:
-        self.run_contract_check("eager_construction")
+def _test_method(name: str, check: Callable[[Contract], None]) -> Callable[[BackboneContract], None]:
+    def test(self: BackboneContract) -> None:
+        self.run_contract_check(name)
 
-    def test_output_shape(self) -> None:
-        self.run_contract_check("output_shape")
+    test.__name__ = test.__qualname__ = f"test_{name}"
+    test.__doc__ = check.__doc__
+    return test
 
-    def test_batch_consistency(self) -> None:
-        self.run_contract_check("batch_consistency")
 
-    def test_checkpoint_roundtrip(self) -> None:
-        self.run_contract_check("checkpoint_roundtrip")
-
-    def test_euclidean_symmetry(self) -> None:
-        self.run_contract_check("euclidean_symmetry")
-
-    def test_permutation(self) -> None:
-        self.run_contract_check("permutation")
-
-    def test_forces_finite_differences(self) -> None:
-        self.run_contract_check("forces_finite_differences")
-
-    def test_periodic_wrap(self) -> None:
-        self.run_contract_check("periodic_wrap")
-
-    def test_periodic_basis(self) -> None:
-        self.run_contract_check("periodic_basis")
+for _name, _check in CHECKS.items():
+    setattr(BackboneContract, f"test_{_name}", _test_method(_name, _check))

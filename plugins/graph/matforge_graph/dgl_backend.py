@@ -69,7 +69,7 @@ def _graphs(batch: GraphBatch) -> _Graphs:
     edges.set_batch_num_nodes(batch.num_atoms)
     edges.set_batch_num_edges(batch.num_edges)
     readout = dgl.heterograph(
-        {("node", "in", "graph"): (torch.arange(batch.num_nodes), batch.batch)},
+        {("node", "in", "graph"): (torch.arange(batch.num_nodes, device=batch.batch.device), batch.batch)},
         num_nodes_dict={"node": batch.num_nodes, "graph": batch.num_graphs},
     )
     graphs = _Graphs(batch.edge_index, edges, readout, edges.in_degrees())

@@ -12,4 +12,9 @@ MATFORGE_PLUGIN_API = (1,)
 
 @matforge.hookimpl
 def matforge_register(registry) -> None:
-    """Components arrive with the plugin's implementation; none are registered yet."""
+    registry.register(
+        "representation",
+        "pointcloud",
+        "matforge_pointcloud.representation:PointCloudRepresentation",
+        summary="atom-centred point clouds, padded centres x K with a mask (cutoff, max_neighbors, centres) -> PointCloudBatch",
+    )
