@@ -39,11 +39,11 @@ def _install_project(session: nox.Session, *extra: str, core_extras: str = "test
     session.install(*local, *extra)
 
 
-@nox.session(python=False)
+@nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check over the whole repository."""
-    session.run("python", "-m", "pip", "install", "--quiet", "ruff>=0.5", external=True)
-    session.run("python", "-m", "ruff", "check", ".", external=True)
+    """ruff check over the whole repository (ruff in the session's own venv)."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
 
 
 @nox.session
