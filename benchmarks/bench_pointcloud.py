@@ -29,6 +29,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from _report import record
 import torch
 
 from matforge.data import open_dataset
@@ -133,6 +134,9 @@ def report(args: argparse.Namespace, structures: list[AtomicStructure], variants
         peak_text = f"{peak / 2**20:9.3f}" if traced else f"{'n/a':>9s}"
         ratios = "" if name == "dense" else (f" {dense_peak / peak:15.1f}x" if traced else f" {'n/a':>15s} ") + f" {dense_bytes / nbytes:16.1f}x"
         print(f"  {label:52s} {1e3 * t:8.2f} ({1e3 * lo:6.2f}-{1e3 * hi:6.2f}) {peak_text} {nbytes / 2**20:9.3f}{ratios}")
+        if name != "dense" and traced:
+            record(f"peak build memory, batch {len(structures)}, {name}", peak / 2**20, "MB",
+                   peer="dense N×N×200 (paper)", peer_value=dense_peak / 2**20, higher_is_better=False)  # fmt: skip
     print(
         f"  build time ours (all neighbours) / dense: {summary(next(iter(variants)))[0] / dense_time:.1f}x (ours "
         "searches periodic neighbours, the dense layout has none); goal: >= 10x less memory than dense at batch 8"

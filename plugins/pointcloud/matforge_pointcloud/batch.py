@@ -32,7 +32,7 @@ class PointCloudBatch(AtomsBatch):
             centres of structure g after those of structure g - 1.
         neighbours: [C, K] int64, atom index of each neighbour slot, nearest first; padded
             slots hold the centre's own index.
-        shifts: [C, K, 3] int64, periodic image of each neighbour (multiples of the cell rows
+        shifts: [C, K, 3] int8, periodic image of each neighbour (multiples of the cell rows
             of the centre's structure); zero in padded slots.
         mask: [C, K] bool, True for a real neighbour.
         centre_batch: [C] int64, structure index of each centre.
@@ -64,9 +64,9 @@ class PointCloudBatch(AtomsBatch):
                 f"{self.neighbours.dtype} {list(self.neighbours.shape)}"
             )
         k = self.neighbours.shape[1]
-        if self.shifts.shape != (c, k, 3) or self.shifts.dtype != torch.int64:
+        if self.shifts.shape != (c, k, 3) or self.shifts.dtype != torch.int8:
             raise ValueError(
-                f"shifts must be an int64 tensor of shape [C, K, 3] = [{c}, {k}, 3], got "
+                f"shifts must be an int8 tensor of shape [C, K, 3] = [{c}, {k}, 3], got "
                 f"{self.shifts.dtype} {list(self.shifts.shape)}"
             )
         if self.mask.shape != (c, k) or self.mask.dtype != torch.bool:

@@ -15,6 +15,12 @@ from matforge.structure import AtomicStructure
 from matforge_pointcloud.batch import PointCloudBatch
 from matforge_pointcloud.centres import CENTRE_MODES, CentreMode, select_centres
 
+#: Integer cell shifts are stored as int8: they are the largest per-slot field otherwise
+#: (24 of 33 bytes with int64), and no valid structure has a neighbour 128 cells away (its
+#: own periodic image would sit closer than any minimum distance).
+SHIFT_DTYPE = np.int8
+SHIFT_LIMIT = int(np.iinfo(SHIFT_DTYPE).max)
+
 
 @dataclass
 class PointCloudSample:
@@ -24,7 +30,7 @@ class PointCloudSample:
         structure: the structure.
         centres: [C] int64 atom indices (sorted).
         neighbours: [C, K] int64, padded with the centre's own index.
-        shifts: [C, K, 3] int64, zero in padded slots.
+        shifts: [C, K, 3] int8, zero in padded slots.
         mask: [C, K] bool, True for a real neighbour.
     """
 
@@ -117,7 +123,12 @@ class PointCloudRepresentation:
         slot = np.arange(len(i)) - starts[row]
         k = int(counts.max(initial=0))
         neighbours = np.repeat(centre_atoms[:, None], k, axis=1)
-        padded_shifts = np.zeros((len(centre_atoms), k, 3), dtype=np.int64)
+        if shifts.size and np.abs(shifts).max() > SHIFT_LIMIT:
+            raise ValueError(
+                f"structure {structure.sid!r}: a neighbour lies {int(np.abs(shifts).max())} cells away "
+                f"(more than {SHIFT_LIMIT}); the cell is far smaller than the cutoff {self.cutoff} Å"
+            )
+        padded_shifts = np.zeros((len(centre_atoms), k, 3), dtype=SHIFT_DTYPE)
         mask = np.zeros((len(centre_atoms), k), dtype=bool)
         neighbours[row, slot], padded_shifts[row, slot], mask[row, slot] = j, shifts, True
         return PointCloudSample(structure, centre_atoms, neighbours, padded_shifts, mask)
@@ -132,7 +143,7 @@ class PointCloudRepresentation:
         # Filled in place, one structure after the other: no per-structure padded copies.
         centres = np.empty(total, dtype=np.int64)
         neighbours = np.empty((total, k), dtype=np.int64)
-        shifts = np.zeros((total, k, 3), dtype=np.int64)
+        shifts = np.zeros((total, k, 3), dtype=SHIFT_DTYPE)
         mask = np.zeros((total, k), dtype=bool)
         row = offset = 0
         for s in samples:

@@ -56,7 +56,7 @@ def test_energy_unchanged_by_garbage_and_nan_in_padded_slots(structures):
     generator = torch.Generator().manual_seed(0)
     neighbours, shifts = batch.neighbours.clone(), batch.shifts.clone()
     neighbours[padded] = torch.randint(0, batch.num_nodes, (int(padded.sum()),), generator=generator)
-    shifts[padded] = torch.randint(-50, 50, (int(padded.sum()), 3), generator=generator)
+    shifts[padded] = torch.randint(-50, 50, (int(padded.sum()), 3), generator=generator, dtype=shifts.dtype)
     garbage = dataclasses.replace(batch, neighbours=neighbours, shifts=shifts)
 
     class NaNPadded(PointCloudBatch):
@@ -120,7 +120,7 @@ def test_to_device_and_dtype_moves_every_tensor(structures):
         if isinstance(value, torch.Tensor):
             assert value.device.type == "meta", f.name
     assert moved.positions.dtype == moved.pair_features.dtype == torch.float64
-    assert moved.neighbours.dtype == moved.shifts.dtype == torch.int64 and moved.mask.dtype == torch.bool
+    assert moved.neighbours.dtype == torch.int64 and moved.shifts.dtype == torch.int8 and moved.mask.dtype == torch.bool
 
 
 def test_memory_grows_with_centres_times_k_not_atoms_squared(structures):
