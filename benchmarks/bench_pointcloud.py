@@ -29,8 +29,8 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from _report import record
 import torch
+from _report import record
 
 from matforge.data import open_dataset
 from matforge.structure import AtomicStructure
