@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import contextmanager
 from typing import Any
 
 #: Importer formats (matforge.data.importers.FORMATS, which imports lmdb; a test keeps both equal).
@@ -23,7 +24,11 @@ def add_parser(subparsers) -> None:
         "import",
         help="convert OC20 / matsciml LMDBs or ASE-readable files into a matforge dataset",
         description="Convert SRC into the matforge dataset DEST. Legacy pickles are read with a "
-        "restricted unpickler (no code runs); unusable records are rejected and listed.",
+        "restricted unpickler (no code runs); unusable records are rejected and listed with "
+        "file, key, field and reason, and the import goes on.",
+        epilog="exit status: 0 every record imported; 3 written, but some records were rejected; "
+        "1 nothing written (an error, a hostile pickle, every record rejected, or more than "
+        "--max-rejects).",
     )
     imp.add_argument("src", help="source: an LMDB file, a directory of *.lmdb, or a file ase.io reads")
     imp.add_argument("dest", help="dataset directory to create")
@@ -39,6 +44,15 @@ def add_parser(subparsers) -> None:
     imp.add_argument("--overwrite", action="store_true", help="replace DEST if it is a dataset")
     imp.add_argument("--float64", action="store_true", help="store positions and forces as float64 (default float32)")
     imp.add_argument("--min-distance", type=float, default=None, help="reject structures with atoms closer than this (Å; default 0.1)")
+    imp.add_argument(
+        "--max-rejects", type=int, default=None, metavar="N",
+        help="stop, writing nothing, once more than N records are rejected (default: no limit)",
+    )  # fmt: skip
+    imp.add_argument(
+        "--max-record-mb", type=float, default=None, metavar="MB",
+        help="decoded-size limit of one legacy record in MiB (default 64; guards against records "
+        "built to exhaust memory)",
+    )  # fmt: skip
     imp.add_argument("--no-progress", action="store_true", help="no progress bar")
     imp.set_defaults(func=run_import)
 
@@ -68,18 +82,43 @@ def add_parser(subparsers) -> None:
     split.set_defaults(func=run_split)
 
 
+#: Exit status of ``data import`` when a dataset was written but some records were rejected.
+EXIT_REJECTED = 3
+
+
 def run_import(args: argparse.Namespace) -> int:
     from matforge.data.importers import import_dataset
     from matforge.structure import DEFAULT_MIN_DISTANCE
 
-    summary = import_dataset(
-        args.src, args.dest, format=args.format, key_map=args.map, ase_format=args.ase_format,
-        num_shards=args.shards, overwrite=args.overwrite, float32=not args.float64, limit=args.limit,
-        progress=not args.no_progress,
-        min_distance=DEFAULT_MIN_DISTANCE if args.min_distance is None else args.min_distance,
-    )  # fmt: skip
+    if args.max_rejects is not None and args.max_rejects < 0:
+        raise ValueError(f"--max-rejects must be >= 0, got {args.max_rejects}")
+    if args.max_record_mb is not None and not args.max_record_mb > 0:
+        raise ValueError(f"--max-record-mb must be > 0, got {args.max_record_mb}")
+    with _overwrite_hint():
+        summary = import_dataset(
+            args.src, args.dest, format=args.format, key_map=args.map, ase_format=args.ase_format,
+            num_shards=args.shards, overwrite=args.overwrite, float32=not args.float64, limit=args.limit,
+            progress=not args.no_progress, max_rejects=args.max_rejects,
+            max_record_bytes=None if args.max_record_mb is None else int(args.max_record_mb * 2**20),
+            min_distance=DEFAULT_MIN_DISTANCE if args.min_distance is None else args.min_distance,
+        )  # fmt: skip
     print(summary)
-    return 0 if summary.num_imported else 1
+    if not summary.num_imported:
+        return 1
+    return EXIT_REJECTED if summary.rejected else 0
+
+
+@contextmanager
+def _overwrite_hint():
+    """A destination that exists is one line naming the flag (the API says ``overwrite=True``)."""
+    from matforge.data.errors import DatasetError, DestinationExistsError
+
+    try:
+        yield
+    except DestinationExistsError as exc:
+        if not exc.replaceable:
+            raise DatasetError(f"{exc.path!r} exists and is not a matforge dataset; refusing to replace it") from None
+        raise DatasetError(f"{exc.path!r} already exists; pass --overwrite to replace it") from None
 
 
 def _parse_parts(items: list[str]) -> dict[str, float | None]:

@@ -44,5 +44,15 @@ class TooManyRejectsError(DatasetError):
     """An import rejected more records than ``max_rejects`` allows; nothing was written."""
 
 
+class DestinationExistsError(FileExistsError):
+    """A write would replace something: ``path`` exists and ``overwrite`` was not given, or it
+    is not a matforge dataset (then it is never replaced)."""
+
+    def __init__(self, message: str, *, path: str, replaceable: bool) -> None:
+        super().__init__(message)
+        self.path = path
+        self.replaceable = replaceable
+
+
 class UnknownDevsetError(DatasetError, LookupError):
     """No shipped devset has that name."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from matforge.data.codec import FLOAT32_FIELDS, encode_structure
-from matforge.data.errors import DatasetError
+from matforge.data.errors import DatasetError, DestinationExistsError
 from matforge.data.lmdb_format import (
     FORMAT_NAME,
     METADATA_FILE,
@@ -153,12 +153,15 @@ def _check_destination(path: Path, overwrite: bool) -> None:
     if not path.exists():
         return
     if not overwrite:
-        raise FileExistsError(f"{str(path)!r} already exists; pass overwrite=True to replace it")
+        raise DestinationExistsError(
+            f"{str(path)!r} already exists; pass overwrite=True to replace it", path=str(path), replaceable=True
+        )
     is_dataset = path.is_dir() and (path / METADATA_FILE).is_file()
     is_empty_dir = path.is_dir() and not any(path.iterdir())
     if not (is_dataset or is_empty_dir):
-        raise FileExistsError(
-            f"{str(path)!r} exists and is not a matforge dataset; refusing to overwrite it"
+        raise DestinationExistsError(
+            f"{str(path)!r} exists and is not a matforge dataset; refusing to overwrite it",
+            path=str(path), replaceable=False,
         )
 
 
@@ -401,7 +404,7 @@ def _finish(tmp: Path, path: Path, results: list[_ShardResult], provenance: dict
     _fsync(meta_file)
     if path.exists():
         if not overwrite:
-            raise FileExistsError(f"{str(path)!r} appeared while writing; not replacing it")
+            raise DestinationExistsError(f"{str(path)!r} appeared while writing; not replacing it", path=str(path), replaceable=True)
         _check_destination(path, overwrite)
         old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
         os.rename(path, old)
