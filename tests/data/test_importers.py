@@ -135,7 +135,7 @@ def test_unsafe_pickle_stops_the_import_and_writes_nothing(tmp_path):
 
 def test_a_file_that_is_not_an_lmdb(tmp_path):
     (tmp_path / "data.lmdb").write_bytes(b"\x00" * 9000)
-    with pytest.raises(DatasetFormatError, match=r"data.lmdb' is not an LMDB file"):
+    with pytest.raises(DatasetFormatError, match=r"data.lmdb' is not a readable LMDB file"):
         import_dataset(tmp_path / "data.lmdb", tmp_path / "out", format="oc20", progress=False)
 
 

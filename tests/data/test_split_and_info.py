@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from matforge.cli.main import main
@@ -60,7 +62,12 @@ def test_cli_split_and_info(source, tmp_path, capsys):
     assert "train: 20 structures" in capsys.readouterr().out
     assert main(["data", "info", str(tmp_path / "out" / "val")]) == 0
     out = capsys.readouterr().out
-    for expected in ("10 structures", "targets.forces", "eV/Å", "linear reference", "force RMS", "provenance", "seed: 1"):
+    assert re.search(r"│\s+10 │", out), out  # the split table's count
+    for expected in ("eV/Å", "linear reference", "provenance", "seed: 1"):
+        assert expected in out, expected
+    assert main(["data", "info", "--verbose", str(tmp_path / "out" / "val")]) == 0
+    out = capsys.readouterr().out
+    for expected in ("10 structures", "targets.forces", "force RMS", "part: val"):
         assert expected in out, expected
 
 
@@ -70,7 +77,7 @@ def test_cli_info_on_a_whole_devset_shows_every_split(capsys):
     assert "cite:" in out and "Materials Cloud" in out
     for split in ("train", "val", "test"):
         assert f" {split} " in out
-    assert "Li " in out and "energy: linear reference" in out
+    assert "Li " in out and "energy: per-element linear reference" in out
 
 
 def test_cli_info_on_an_unknown_devset_is_one_line(capsys):
