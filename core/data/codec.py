@@ -199,12 +199,16 @@ def decode_structure(data: bytes | memoryview, *, where: str = "record") -> Atom
 
 def _check_lengths(s: AtomicStructure, where: str) -> None:
     n = s.num_atoms
-    if s.tags.shape != (n,) or s.fixed.shape != (n,) or s.pbc.shape != (3,):
-        raise CorruptRecordError(f"{where}: tags, fixed or pbc do not match {n} atoms")
+    for name in ("tags", "fixed"):
+        if getattr(s, name).shape != (n,):
+            raise CorruptRecordError(f"{where}: field {name!r} does not match {n} atoms", field=name)
+    if s.pbc.shape != (3,):
+        raise CorruptRecordError(f"{where}: field 'pbc' has shape {list(s.pbc.shape)}, expected [3]", field="pbc")
     if s.cell is not None and s.cell.shape != (3, 3):
-        raise CorruptRecordError(f"{where}: cell has shape {list(s.cell.shape)}, expected [3, 3]")
+        raise CorruptRecordError(f"{where}: cell has shape {list(s.cell.shape)}, expected [3, 3]", field="cell")
     for name, value in s.targets.items():
         if s.is_per_atom(name) and (value.ndim < 1 or value.shape[0] != n):
             raise CorruptRecordError(
-                f"{where}: per-atom target {name!r} has shape {list(value.shape)}, expected [{n}, ...]"
+                f"{where}: per-atom target {name!r} has shape {list(value.shape)}, expected [{n}, ...]",
+                field=f"targets.{name}",
             )
