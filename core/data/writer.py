@@ -417,7 +417,7 @@ def _finish(tmp: Path, path: Path, results: list[_ShardResult], provenance: dict
                 fields[name]["count"] += entry["count"]
             else:
                 fields[name] = dict(entry)
-    statistics = stats.finalize()
+    statistics = stats.finalize().rounded()  # the same metadata.json on every BLAS build
     if statistics.num_structures == 0:
         reason = f" ({len(rejected)} rejected, first: {rejected[0].reason})" if rejected else ""
         raise DatasetError(f"no structures to write to {str(path)!r}{reason}")
