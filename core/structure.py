@@ -131,9 +131,9 @@ class AtomicStructure:
         n = len(z)
         if n < 1:
             raise fail("structure has no atoms: atomic_numbers is empty (N >= 1 required)", "atomic_numbers")
-        if not (np.issubdtype(z.dtype, np.integer) or (np.issubdtype(z.dtype, np.floating) and np.all(np.isfinite(z)) and np.all(z == np.round(z)))):
+        if not (z.dtype.kind in "iu" or (z.dtype.kind == "f" and np.isfinite(z).all() and (z == np.round(z)).all())):
             raise fail(f"atomic_numbers must be integers, got dtype {z.dtype}", "atomic_numbers")
-        z = z.astype(np.int64)
+        z = z.astype(np.int64, copy=False)
         if z.min() < 1 or z.max() > 118:
             bad = z[(z < 1) | (z > 118)][0]
             raise fail(f"atomic_numbers must lie in 1..118, found {int(bad)}", "atomic_numbers")
@@ -142,13 +142,13 @@ class AtomicStructure:
         pos = self.positions
         if pos.shape != (n, 3):
             raise fail(f"positions must have shape [N, 3] = [{n}, 3], got {list(pos.shape)}", "positions")
-        if not np.issubdtype(pos.dtype, np.floating):
-            if not np.issubdtype(pos.dtype, np.number):
+        if pos.dtype.kind != "f":
+            if pos.dtype.kind not in "biu":
                 raise fail(f"positions must be numbers, got dtype {pos.dtype}", "positions")
             pos = pos.astype(np.float64)
-        if not np.all(np.isfinite(pos)):
-            raise fail("positions contain NaN or inf", "positions")
-        if np.abs(pos).max() > MAX_COORDINATE:
+        if not np.abs(pos).max() <= MAX_COORDINATE:  # False for NaN as well
+            if not np.isfinite(pos).all():
+                raise fail("positions contain NaN or inf", "positions")
             raise fail(f"positions exceed {MAX_COORDINATE:g} Å in magnitude", "positions")
         self.positions = pos
 
@@ -160,36 +160,39 @@ class AtomicStructure:
                 cell = cell[0]
             if cell.shape != (3, 3):
                 raise fail(f"cell must have shape [3, 3], got {list(cell.shape)}", "cell")
-            if not np.issubdtype(cell.dtype, np.number):
+            if cell.dtype.kind not in "biuf":
                 raise fail(f"cell must be numbers, got dtype {cell.dtype}", "cell")
-            cell = cell.astype(np.float64) if not np.issubdtype(cell.dtype, np.floating) else cell
-            if not np.all(np.isfinite(cell)):
-                raise fail("cell contains NaN or inf", "cell")
-            if np.abs(cell).max() > MAX_COORDINATE:
+            cell = cell.astype(np.float64) if cell.dtype.kind != "f" else cell
+            if not np.abs(cell).max() <= MAX_COORDINATE:  # False for NaN as well
+                if not np.isfinite(cell).all():
+                    raise fail("cell contains NaN or inf", "cell")
                 raise fail(f"cell entries exceed {MAX_COORDINATE:g} Å in magnitude", "cell")
             self.cell = cell
         if self.pbc.any():
             if self.cell is None:
                 raise fail("pbc is set but the structure has no cell", "cell")
-            if abs(np.linalg.det(self.cell.astype(np.float64))) < 1e-8:
+            (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = self.cell.tolist()  # 3×3 determinant, exact formula
+            volume = a1 * (b2 * c3 - b3 * c2) - a2 * (b1 * c3 - b3 * c1) + a3 * (b1 * c2 - b2 * c1)
+            if abs(volume) < 1e-8:
                 raise fail("cell is singular (zero volume) while pbc is set", "cell")
 
         tags = self.tags
         if tags.shape != (n,):
             raise fail(f"tags must have shape [N] = [{n}], got {list(tags.shape)}", "tags")
-        if not np.issubdtype(tags.dtype, np.number) and tags.dtype != bool:
+        if tags.dtype.kind not in "biuf":
             raise fail(f"tags must be integers, got dtype {tags.dtype}", "tags")
-        self.tags = tags.astype(np.int64)
+        self.tags = tags.astype(np.int64, copy=False)
         fixed = self.fixed
         if fixed.shape != (n,):
             raise fail(f"fixed must have shape [N] = [{n}], got {list(fixed.shape)}", "fixed")
-        self.fixed = fixed.astype(bool)
+        self.fixed = fixed.astype(bool, copy=False)
 
         for name, value in self.targets.items():
             field = f"targets.{name}"
-            if not (np.issubdtype(value.dtype, np.number) or value.dtype == bool):
+            kind = value.dtype.kind
+            if kind not in "biufc":
                 raise fail(f"target {name!r} must be numeric, got dtype {value.dtype}", field)
-            if np.issubdtype(value.dtype, np.inexact) and not np.all(np.isfinite(value)):
+            if kind in "fc" and value.size and not np.isfinite(value).all():
                 raise fail(f"target {name!r} contains NaN or inf", field)
             if self.is_per_atom(name):
                 expected = (n, 3) if name in ("forces", "positions_relaxed") else None

@@ -565,6 +565,10 @@ class _StorageType(_Inert):
 
 _STORAGE_TYPES = {("torch", name): _StorageType(name) for name in _STORAGE_DTYPES}
 
+#: Byte-exact header pickles (magic, protocol version, system info) of legacy streams already
+#: checked in this process; every tensor of a file repeats the same ~200 bytes.
+_KNOWN_HEADERS: list[bytes] = []
+
 
 class _StorageRef:
     def __init__(self, storage_type: _StorageType, key: str, numel: int) -> None:
@@ -607,13 +611,19 @@ def _read_legacy_storage(data: Any) -> _StoragePlaceholder:
     def plain(what: str) -> Any:
         return _load_one(stream, {}, what)
 
-    if plain("legacy tensor stream magic") != _LEGACY_MAGIC:
-        raise CorruptRecordError("tensor storage does not start with torch's legacy magic number")
-    if plain("legacy tensor stream version") != _LEGACY_PROTOCOL:
-        raise CorruptRecordError("tensor storage has an unknown legacy protocol version")
-    info = plain("legacy tensor stream header")
-    if not isinstance(info, dict) or info.get("little_endian") is not True:
-        raise CorruptRecordError("tensor storage was not written little-endian")
+    known = next((h for h in _KNOWN_HEADERS if data.startswith(h)), None)
+    if known is not None:
+        stream.seek(len(known))  # these exact bytes were checked before: skip re-parsing them
+    else:
+        if plain("legacy tensor stream magic") != _LEGACY_MAGIC:
+            raise CorruptRecordError("tensor storage does not start with torch's legacy magic number")
+        if plain("legacy tensor stream version") != _LEGACY_PROTOCOL:
+            raise CorruptRecordError("tensor storage has an unknown legacy protocol version")
+        info = plain("legacy tensor stream header")
+        if not isinstance(info, dict) or info.get("little_endian") is not True:
+            raise CorruptRecordError("tensor storage was not written little-endian")
+        if len(_KNOWN_HEADERS) < 8:  # one per torch version that wrote the data, in practice
+            _KNOWN_HEADERS.append(data[:stream.tell()])
     _scan_opcodes(stream, "legacy tensor stream", _REFUSED_OPCODES - {"BINPERSID"})
     unpickler = _LegacyStreamUnpickler(stream)
     root = unpickler.load()
