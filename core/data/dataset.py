@@ -1,8 +1,10 @@
 """`AtomicDataset`: a matforge dataset on disk as a torch ``Dataset`` of `AtomicStructure`.
 
-Shards are opened lazily, once per process: a dataset object can be built in the main
-process and handed to DataLoader workers or DDP ranks, each of which opens its own LMDB
-environments on first access.
+Opening a dataset checks its metadata against its shards (sizes, counts, field dtypes)
+before anything is sized from it; every record read is validated as the writer validates it.
+LMDB handles belong to one process: a dataset object built in the main process can be handed
+to DataLoader workers or DDP ranks, each of which opens its own environments on first access
+(forked workers drop the handles they inherit).
 """
 
 from __future__ import annotations
