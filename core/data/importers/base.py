@@ -34,6 +34,10 @@ class RejectedRecord:
         field = f" [{self.field}]" if self.field else ""
         return f"{self.where}{field}: {self.reason}"
 
+    def __iter__(self):
+        """``where, reason = record`` (the pair rejections were before fields were named)."""
+        return iter((self.where, self.reason))
+
 
 @dataclass(frozen=True)
 class SourceItem:
