@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import lmdb
 import msgpack
@@ -23,10 +25,17 @@ from matforge.data.lmdb_format import METADATA_FILE, encode_key
 from .conftest import make_structure
 
 
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pristine") / "ds"
+    write_dataset(path, [make_structure(k) for k in range(12)], num_shards=2, progress=False)
+    return path
+
+
 @pytest.fixture
-def dataset(tmp_path):
-    write_dataset(tmp_path / "ds", [make_structure(k) for k in range(12)], num_shards=2, progress=False)
-    return tmp_path / "ds"
+def dataset(pristine, tmp_path):
+    """A fresh copy of a 12-structure, 2-shard dataset for each test to tamper with."""
+    return Path(shutil.copytree(pristine, tmp_path / "ds"))
 
 
 def _edit_record(shard_file, index: int, change) -> None:
