@@ -31,9 +31,24 @@ TARGET_UNITS: dict[str, str] = {
 #: Default minimum distance between two atoms (Å) below which a structure is rejected.
 DEFAULT_MIN_DISTANCE = 0.1
 
+#: Largest |coordinate| or |cell entry| accepted (Å). Far beyond any real system, and low
+#: enough that a cell's volume (≤ (√3·1e6)³) never overflows and wrapping stays exact.
+MAX_COORDINATE = 1e6
+
+#: Per-structure targets that must hold one number (shape [] or [1]).
+SCALAR_TARGETS: frozenset[str] = frozenset({"energy", "energy_relaxed", "energy_initial"})
+
 
 class StructureError(ValueError):
-    """An `AtomicStructure` field has the wrong shape, dtype or value."""
+    """An `AtomicStructure` field has the wrong shape, dtype or value.
+
+    Attributes:
+        field: the field at fault (``"positions"``, ``"targets.energy"``), when known.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(eq=False)
@@ -107,75 +122,91 @@ class AtomicStructure:
         """
         at = f" ({where})" if where else ""
 
-        def fail(msg: str) -> StructureError:
-            return StructureError(f"{msg}{at}")
+        def fail(msg: str, field: str) -> StructureError:
+            return StructureError(f"{msg}{at}", field=field)
 
         z = self.atomic_numbers
         if z.ndim != 1:
-            raise fail(f"atomic_numbers must have shape [N], got {list(z.shape)}")
+            raise fail(f"atomic_numbers must have shape [N], got {list(z.shape)}", "atomic_numbers")
         n = len(z)
         if n < 1:
-            raise fail("structure has no atoms: atomic_numbers is empty (N >= 1 required)")
-        if not (np.issubdtype(z.dtype, np.integer) or (np.issubdtype(z.dtype, np.floating) and np.all(np.isfinite(z)) and np.all(z == np.round(z)))):
-            raise fail(f"atomic_numbers must be integers, got dtype {z.dtype}")
-        z = z.astype(np.int64)
+            raise fail("structure has no atoms: atomic_numbers is empty (N >= 1 required)", "atomic_numbers")
+        if not (z.dtype.kind in "iu" or (z.dtype.kind == "f" and np.isfinite(z).all() and (z == np.round(z)).all())):
+            raise fail(f"atomic_numbers must be integers, got dtype {z.dtype}", "atomic_numbers")
+        z = z.astype(np.int64, copy=False)
         if z.min() < 1 or z.max() > 118:
             bad = z[(z < 1) | (z > 118)][0]
-            raise fail(f"atomic_numbers must lie in 1..118, found {int(bad)}")
+            raise fail(f"atomic_numbers must lie in 1..118, found {int(bad)}", "atomic_numbers")
         self.atomic_numbers = z
 
         pos = self.positions
         if pos.shape != (n, 3):
-            raise fail(f"positions must have shape [N, 3] = [{n}, 3], got {list(pos.shape)}")
-        if not np.issubdtype(pos.dtype, np.floating):
+            raise fail(f"positions must have shape [N, 3] = [{n}, 3], got {list(pos.shape)}", "positions")
+        if pos.dtype.kind != "f":
+            if pos.dtype.kind not in "biu":
+                raise fail(f"positions must be numbers, got dtype {pos.dtype}", "positions")
             pos = pos.astype(np.float64)
-        if not np.all(np.isfinite(pos)):
-            raise fail("positions contain NaN or inf")
+        if not np.abs(pos).max() <= MAX_COORDINATE:  # False for NaN as well
+            if not np.isfinite(pos).all():
+                raise fail("positions contain NaN or inf", "positions")
+            raise fail(f"positions exceed {MAX_COORDINATE:g} Å in magnitude", "positions")
         self.positions = pos
 
         if self.pbc.shape != (3,):
-            raise fail(f"pbc must have shape [3], got {list(self.pbc.shape)}")
+            raise fail(f"pbc must have shape [3], got {list(self.pbc.shape)}", "pbc")
         if self.cell is not None:
             cell = self.cell
             if cell.shape == (1, 3, 3):
                 cell = cell[0]
             if cell.shape != (3, 3):
-                raise fail(f"cell must have shape [3, 3], got {list(cell.shape)}")
-            cell = cell.astype(np.float64) if not np.issubdtype(cell.dtype, np.floating) else cell
-            if not np.all(np.isfinite(cell)):
-                raise fail("cell contains NaN or inf")
+                raise fail(f"cell must have shape [3, 3], got {list(cell.shape)}", "cell")
+            if cell.dtype.kind not in "biuf":
+                raise fail(f"cell must be numbers, got dtype {cell.dtype}", "cell")
+            cell = cell.astype(np.float64) if cell.dtype.kind != "f" else cell
+            if not np.abs(cell).max() <= MAX_COORDINATE:  # False for NaN as well
+                if not np.isfinite(cell).all():
+                    raise fail("cell contains NaN or inf", "cell")
+                raise fail(f"cell entries exceed {MAX_COORDINATE:g} Å in magnitude", "cell")
             self.cell = cell
         if self.pbc.any():
             if self.cell is None:
-                raise fail("pbc is set but the structure has no cell")
-            if abs(np.linalg.det(self.cell.astype(np.float64))) < 1e-8:
-                raise fail("cell is singular (zero volume) while pbc is set")
+                raise fail("pbc is set but the structure has no cell", "cell")
+            (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = self.cell.tolist()  # 3×3 determinant, exact formula
+            volume = a1 * (b2 * c3 - b3 * c2) - a2 * (b1 * c3 - b3 * c1) + a3 * (b1 * c2 - b2 * c1)
+            if abs(volume) < 1e-8:
+                raise fail("cell is singular (zero volume) while pbc is set", "cell")
 
         tags = self.tags
         if tags.shape != (n,):
-            raise fail(f"tags must have shape [N] = [{n}], got {list(tags.shape)}")
-        self.tags = tags.astype(np.int64)
+            raise fail(f"tags must have shape [N] = [{n}], got {list(tags.shape)}", "tags")
+        if tags.dtype.kind not in "biuf":
+            raise fail(f"tags must be integers, got dtype {tags.dtype}", "tags")
+        self.tags = tags.astype(np.int64, copy=False)
         fixed = self.fixed
         if fixed.shape != (n,):
-            raise fail(f"fixed must have shape [N] = [{n}], got {list(fixed.shape)}")
-        self.fixed = fixed.astype(bool)
+            raise fail(f"fixed must have shape [N] = [{n}], got {list(fixed.shape)}", "fixed")
+        self.fixed = fixed.astype(bool, copy=False)
 
         for name, value in self.targets.items():
-            if not (np.issubdtype(value.dtype, np.number) or value.dtype == bool):
-                raise fail(f"target {name!r} must be numeric, got dtype {value.dtype}")
-            if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
-                raise fail(f"target {name!r} contains NaN or inf")
+            field = f"targets.{name}"
+            kind = value.dtype.kind
+            if kind not in "biufc":
+                raise fail(f"target {name!r} must be numeric, got dtype {value.dtype}", field)
+            if kind in "fc" and value.size and not np.isfinite(value).all():
+                raise fail(f"target {name!r} contains NaN or inf", field)
             if self.is_per_atom(name):
                 expected = (n, 3) if name in ("forces", "positions_relaxed") else None
                 if expected is not None and value.shape != expected:
-                    raise fail(f"target {name!r} must have shape {list(expected)}, got {list(value.shape)}")
+                    raise fail(f"target {name!r} must have shape {list(expected)}, got {list(value.shape)}", field)
                 if expected is None and (value.ndim < 1 or value.shape[0] != n):
-                    raise fail(f"per-atom target {name!r} must have leading dimension N = {n}, got {list(value.shape)}")
+                    raise fail(f"per-atom target {name!r} must have leading dimension N = {n}, got {list(value.shape)}", field)
             elif name == "stress" and value.shape not in ((3, 3), (6,)):
-                raise fail(f"target 'stress' must have shape [3, 3] or Voigt [6], got {list(value.shape)}")
+                raise fail(f"target 'stress' must have shape [3, 3] or Voigt [6], got {list(value.shape)}", field)
+            elif name in SCALAR_TARGETS and value.shape not in ((), (1,)):
+                raise fail(f"target {name!r} must be one number (shape [] or [1]), got shape {list(value.shape)}", field)
 
         if min_distance is not None and n > 1:
-            self._check_min_distance(min_distance, fail)
+            self._check_min_distance(min_distance, lambda msg: fail(msg, "positions"))
         return self
 
     def _check_min_distance(self, min_distance: float, fail) -> None:

@@ -27,7 +27,7 @@ import msgpack
 import numpy as np
 
 from matforge.data.errors import CorruptRecordError
-from matforge.structure import AtomicStructure
+from matforge.structure import AtomicStructure, StructureError
 
 #: numpy type strings a record may hold (little-endian, no objects, no structured types).
 ARRAY_DTYPES: frozenset[str] = frozenset(
@@ -119,28 +119,34 @@ def _unpack_array(packed: Any, field: str, where: str) -> np.ndarray:
         count = math.prod(shape)
     except (TypeError, ValueError, KeyError):
         raise CorruptRecordError(
-            f"{where}: field {field!r} is not a [dtype, shape, bytes] triple of a supported dtype"
+            f"{where}: field {field!r} is not a [dtype, shape, bytes] triple of a supported dtype", field=field
         ) from None
     if not isinstance(data, bytes) or len(data) != dt.itemsize * count:
         raise CorruptRecordError(
             f"{where}: field {field!r} holds {len(data) if isinstance(data, bytes) else 'no'} "
-            f"bytes, expected {dt.itemsize * count} for {dtype} {shape} (truncated or corrupt value)"
+            f"bytes, expected {dt.itemsize * count} for {dtype} {shape} (truncated or corrupt value)", field=field
         )
     try:
         array = np.frombuffer(data, dtype=dt).reshape(shape)
     except (TypeError, ValueError):
-        raise CorruptRecordError(f"{where}: field {field!r} has invalid shape {shape!r}") from None
+        raise CorruptRecordError(f"{where}: field {field!r} has invalid shape {shape!r}", field=field) from None
     return array.astype(_CANONICAL[dt.kind])  # a writable copy in the canonical dtype
 
 
 def decode_structure(data: bytes | memoryview, *, where: str = "record") -> AtomicStructure:
-    """The `AtomicStructure` stored in ``data``.
+    """The `AtomicStructure` stored in ``data``, checked as the writer checks it.
+
+    The same validation as at write time runs on every record read (finite values,
+    1 ≤ Z ≤ 118, shapes, a finite non-singular cell of sane size where pbc is set), except the
+    minimum-distance check, which needs a neighbour search: a tampered or bit-rotted shard
+    gives an error here, never NaN in training or a crash in a neighbour list.
 
     Args:
         where: names the record in errors (e.g. ``"shard-0000.lmdb key 17"``).
 
     Raises:
-        CorruptRecordError: the bytes are not a complete record.
+        CorruptRecordError: the bytes are not a complete record, or hold values no structure
+            may have; ``field`` names the field.
     """
     try:
         record = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
@@ -184,17 +190,25 @@ def decode_structure(data: bytes | memoryview, *, where: str = "record") -> Atom
     except Exception as exc:
         raise CorruptRecordError(f"{where}: {type(exc).__name__}: {exc}") from None
     _check_lengths(structure, where)
+    try:
+        structure.validate(min_distance=None)
+    except StructureError as exc:
+        raise CorruptRecordError(f"{where}: field {exc.field!r}: {exc}", field=exc.field) from None
     return structure
 
 
 def _check_lengths(s: AtomicStructure, where: str) -> None:
     n = s.num_atoms
-    if s.tags.shape != (n,) or s.fixed.shape != (n,) or s.pbc.shape != (3,):
-        raise CorruptRecordError(f"{where}: tags, fixed or pbc do not match {n} atoms")
+    for name in ("tags", "fixed"):
+        if getattr(s, name).shape != (n,):
+            raise CorruptRecordError(f"{where}: field {name!r} does not match {n} atoms", field=name)
+    if s.pbc.shape != (3,):
+        raise CorruptRecordError(f"{where}: field 'pbc' has shape {list(s.pbc.shape)}, expected [3]", field="pbc")
     if s.cell is not None and s.cell.shape != (3, 3):
-        raise CorruptRecordError(f"{where}: cell has shape {list(s.cell.shape)}, expected [3, 3]")
+        raise CorruptRecordError(f"{where}: cell has shape {list(s.cell.shape)}, expected [3, 3]", field="cell")
     for name, value in s.targets.items():
         if s.is_per_atom(name) and (value.ndim < 1 or value.shape[0] != n):
             raise CorruptRecordError(
-                f"{where}: per-atom target {name!r} has shape {list(value.shape)}, expected [{n}, ...]"
+                f"{where}: per-atom target {name!r} has shape {list(value.shape)}, expected [{n}, ...]",
+                field=f"targets.{name}",
             )

@@ -260,6 +260,12 @@ class AtomicDataModule(pl.LightningDataModule):
                 "AtomicDataModule has no representation: the task sets it in setup(), or pass "
                 "representation='NAME' (or call set_representation) to use the datamodule alone"
             )
+        if len(dataset) == 0:  # type: ignore[arg-type]
+            where = getattr(dataset, "path", None)
+            raise ValueError(
+                f"the {name} set{f' ({where})' if where else ''} holds no structures; give a "
+                "non-empty dataset (an index file with no indices, or a split of a tiny dataset?)"
+            )
         items = RepresentationDataset(dataset, self.representation, targets, name)
         common = {
             "num_workers": self.num_workers,

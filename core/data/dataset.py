@@ -1,8 +1,10 @@
 """`AtomicDataset`: a matforge dataset on disk as a torch ``Dataset`` of `AtomicStructure`.
 
-Shards are opened lazily, once per process: a dataset object can be built in the main
-process and handed to DataLoader workers or DDP ranks, each of which opens its own LMDB
-environments on first access.
+Opening a dataset checks its metadata against its shards (sizes, counts, field dtypes)
+before anything is sized from it; every record read is validated as the writer validates it.
+LMDB handles belong to one process: a dataset object built in the main process can be handed
+to DataLoader workers or DDP ranks, each of which opens its own environments on first access
+(forked workers drop the handles they inherit).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from matforge.data.lmdb_format import (
     read_metadata,
     release_shard,
 )
+from matforge.data.metadata_checks import check_record_fields
 from matforge.data.statistics import DatasetStatistics
 from matforge.structure import AtomicStructure
 
@@ -62,6 +65,8 @@ class AtomicDataset(Dataset):
         self._statistics: DatasetStatistics | None = None
         self._envs: list[Any] | None = None
         self._pid: int | None = None
+        for shard in range(len(self._files)):
+            self._env(shard)  # counts, sizes and field dtypes checked now, before anyone allocates by them
 
     # -- what it holds ----------------------------------------------------------------------
 
@@ -133,11 +138,25 @@ class AtomicDataset(Dataset):
             env = acquire_shard(self._files[shard])
             try:
                 check_shard(env, self._files[shard], shard, self._counts[shard])
+                self._check_first_record(env, shard)
             except Exception:
                 release_shard(env)
                 raise
             self._envs[shard] = env
         return env
+
+    def _check_first_record(self, env: Any, shard: int) -> None:
+        if self._counts[shard] == 0:
+            return
+        import msgpack
+
+        with env.begin() as txn:
+            value = txn.get(encode_key(0))
+        try:
+            record = msgpack.unpackb(value, raw=False) if value is not None else None
+        except Exception:
+            return  # reading that record reports it, with its key
+        check_record_fields(record, self.fields, f"{str(self._files[shard])!r} key 0")
 
     def close(self) -> None:
         """Close open LMDB environments (they reopen on the next access)."""

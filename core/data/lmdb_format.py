@@ -93,8 +93,9 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     if not isinstance(shards, list) or not shards:
         raise DatasetFormatError(f"{str(meta_path)!r}: 'shards' must be a non-empty list")
     for shard in shards:
-        if not isinstance(shard, dict) or not isinstance(shard.get("file"), str) or not isinstance(shard.get("count"), int):
-            raise DatasetFormatError(f"{str(meta_path)!r}: each shard needs 'file' and 'count', got {shard!r}")
+        count = shard.get("count") if isinstance(shard, dict) else None
+        if not isinstance(shard.get("file") if isinstance(shard, dict) else None, str) or type(count) is not int or count < 0:
+            raise DatasetFormatError(f"{str(meta_path)!r}: each shard needs 'file' and a count >= 0, got {shard!r}"[:300])
         if Path(shard["file"]).name != shard["file"]:
             raise DatasetFormatError(f"{str(meta_path)!r}: shard file {shard['file']!r} must be a bare name")
         if not (path / shard["file"]).is_file():
@@ -104,13 +105,58 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
             )
     if sum(s["count"] for s in shards) != meta.get("num_structures"):
         raise DatasetFormatError(f"{str(meta_path)!r}: shard counts do not add up to num_structures")
+    from matforge.data.metadata_checks import check_fields, check_statistics
+
+    check_fields(meta, str(meta_path))
+    check_statistics(meta, str(meta_path))
     return meta
 
 
+_LMDB_MAGIC = 0xBEEFC0DE
+_META = struct.Struct("<II")  # mm_magic, mm_version at offset 16 of a meta page
+_META_PAGES = struct.Struct("<QQ")  # mm_last_pg, mm_txnid at offset 136 (64-bit LMDB)
+
+
+def check_shard_size(file: Path) -> None:
+    """Raise unless ``file`` is as long as its own LMDB header says.
+
+    LMDB maps the file into memory; reading a page past the end of a truncated file kills
+    the process with SIGBUS. The two meta pages at the start record the page size and the
+    last page in use, so the size the file must have is known before anything is mapped.
+    """
+    size = os.stat(file).st_size
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(160)
+            magic, version = _META.unpack_from(head, 16)
+            page_size = struct.unpack_from("<I", head, 40)[0]  # FREE_DBI's md_pad holds it
+            if magic != _LMDB_MAGIC or version != 1 or page_size not in {1 << k for k in range(9, 17)}:
+                raise DatasetFormatError(f"{str(file)!r} is not a readable LMDB file: no LMDB header")
+            handle.seek(page_size)
+            second = handle.read(160)
+            metas = [_META_PAGES.unpack_from(head, 136), _META_PAGES.unpack_from(second, 136)]
+            if _META.unpack_from(second, 16)[0] != _LMDB_MAGIC:
+                raise struct.error("second meta page")
+    except struct.error:
+        raise MissingShardError(f"{str(file)!r} is truncated: {size} bytes, shorter than an LMDB header") from None
+    needed = (max(last for last, _ in metas) + 1) * page_size
+    if size < needed:
+        raise MissingShardError(
+            f"{str(file)!r} is truncated: {size} bytes, but its LMDB header says {needed} "
+            "(an interrupted copy or download?); copy the shard again"
+        )
+
+
 def open_shard(file: Path, *, readonly: bool = True):
-    """An ``lmdb.Environment`` on one shard file (no lock file, no readahead when reading)."""
+    """An ``lmdb.Environment`` on one shard file (no lock file, no readahead when reading).
+
+    Read-only opens check the file's size against its LMDB header first
+    (:func:`check_shard_size`), so a truncated shard is an error, never a bus error.
+    """
     import lmdb
 
+    if readonly:
+        check_shard_size(file)
     try:
         return lmdb.open(
             str(file),
@@ -129,6 +175,21 @@ def open_shard(file: Path, *, readonly: bool = True):
 # datasets reading the same shard share one read-only handle, counted by users. Keyed by
 # device and inode: a dataset rewritten in place (temp dir + rename) gets a fresh handle.
 _SHARED_READERS: dict[tuple[int, int, int], list[Any]] = {}
+
+
+def _forget_inherited_readers() -> None:
+    """In a forked child (a DataLoader worker): close the parent's handles, which must not be
+    used here and which py-lmdb counts as open, so every dataset object reopens its own."""
+    for env, _ in _SHARED_READERS.values():
+        try:
+            env.close()
+        except Exception:  # pragma: no cover - closing a handle we are abandoning anyway
+            pass
+    _SHARED_READERS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_readers)
 
 
 def _reader_key(file: Path) -> tuple[int, int, int]:

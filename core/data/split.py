@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from matforge.data.dataset import AtomicDataset, open_dataset
-from matforge.data.errors import DatasetFormatError
+from matforge.data.errors import DatasetFormatError, DestinationExistsError
+from matforge.data.lmdb_format import METADATA_FILE
 
 INDEX_FORMAT = "matforge-index"
 
@@ -132,35 +135,68 @@ def split_dataset(
 ) -> dict[str, Path]:
     """Split ``source`` into ``DEST/<name>/`` datasets (or ``DEST/<name>.json`` index files).
 
-    ``provenance`` entries override those copied from the source and the split settings.
+    Every part is checked before anything is written (none may be empty; existing parts need
+    ``overwrite``), all parts are written into a temporary directory beside them, and they are
+    moved into ``DEST`` only once all are complete: an error or interruption leaves ``DEST``
+    as it was. ``provenance`` entries override those copied from the source and the split
+    settings.
 
     Returns:
         part name → the path written.
+
+    Raises:
+        ValueError: a part would be empty.
+        DestinationExistsError: a part exists and ``overwrite`` is false.
     """
+    from matforge.data.writer import clean_stale_temporaries, write_dataset
+
     dataset = open_dataset(source)
     parts = split_indices(dataset, fractions, seed=seed, by=by)
+    empty = [name for name, indices in parts.items() if indices.size == 0]
+    if empty:
+        sizes = ", ".join(f"{name}={indices.size}" for name, indices in parts.items())
+        raise ValueError(
+            f"part {empty[0]!r} would be empty: {len(dataset)} structures split as {sizes}; use fewer "
+            "parts or larger fractions (nothing was written)"
+        )
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    how = {"split_of": str(Path(dataset.path).resolve()), "seed": seed, "by": by, "fractions": dict(fractions)}
-    for name, indices in parts.items():
-        if index_files:
-            target = dest / f"{name}.json"
-            if target.exists() and not overwrite:
-                raise FileExistsError(f"{str(target)!r} already exists; pass overwrite to replace it")
-            record = {"format": INDEX_FORMAT, "dataset": str(Path(dataset.path).resolve()), **how, "indices": indices.tolist()}
-            target.write_text(json.dumps(record) + "\n", encoding="utf-8")
-        else:
-            from matforge.data.writer import write_dataset
-
-            target = dest / name
-            write_dataset(
-                target, AtomicDataset(dataset.path, indices=indices), overwrite=overwrite,
-                float32=bool(dataset.metadata.get("float32", True)), min_distance=None,
-                progress=progress, provenance={**dataset.provenance, **how, "part": name, **(provenance or {})},
+    targets = {name: dest / (f"{name}.json" if index_files else name) for name in parts}
+    for target in targets.values():
+        if target.exists() and not overwrite:
+            raise DestinationExistsError(
+                f"{str(target)!r} already exists; pass overwrite=True to replace it (nothing was written)",
+                path=str(target), replaceable=True,
             )  # fmt: skip
-        written[name] = target
-    return written
+        if target.exists() and not index_files and not (target / METADATA_FILE).is_file():
+            raise DestinationExistsError(
+                f"{str(target)!r} exists and is not a matforge dataset; refusing to overwrite it",
+                path=str(target), replaceable=False,
+            )  # fmt: skip
+    dest.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(dest / "split")  # .split.tmp-<pid>-* of a killed split
+    staging = dest / f".split.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    how = {"split_of": str(Path(dataset.path).resolve()), "seed": seed, "by": by, "fractions": dict(fractions)}
+    try:
+        for name, indices in parts.items():
+            staged = staging / targets[name].name
+            if index_files:
+                record = {"format": INDEX_FORMAT, "dataset": str(Path(dataset.path).resolve()), **how, "indices": indices.tolist()}
+                staged.write_text(json.dumps(record) + "\n", encoding="utf-8")
+            else:
+                write_dataset(
+                    staged, AtomicDataset(dataset.path, indices=indices),
+                    float32=bool(dataset.metadata.get("float32", True)), min_distance=None, progress=progress,
+                    provenance={**dataset.provenance, **how, "part": name, **(provenance or {})},
+                )  # fmt: skip
+        for target in targets.values():
+            if target.exists():
+                old = staging / f"{target.name}.old"
+                os.rename(target, old)
+            os.rename(staging / target.name, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return targets
 
 
 def read_index_file(path: str | os.PathLike[str]) -> tuple[Path, np.ndarray]:

@@ -23,6 +23,13 @@ from matforge.structure import TARGET_UNITS, AtomicStructure
 ENERGY_TARGETS: tuple[str, ...] = ("energy", "energy_relaxed", "energy_initial")
 
 _NZ = 119  # atomic numbers 0..118 (0 unused)
+
+#: Significant digits, relative to each quantity's own scale, kept when statistics are stored.
+#: Sums and least-squares fits differ in the last ~5 digits between BLAS builds (the residual
+#: variance comes from differences of large sums); rounding at the scale of the data makes a
+#: dataset's metadata.json the same wherever it is written, and 10 digits stay far beyond the
+#: statistical precision of any of these numbers.
+STORED_DIGITS = 10
 _CHUNK = 512  # structures buffered before the normal equations are updated with one matmul
 
 
@@ -172,6 +179,32 @@ class DatasetStatistics:
             element_counts={int(k): int(v) for k, v in data.get("element_counts", {}).items()},
         )
 
+    def rounded(self, digits: int = STORED_DIGITS) -> DatasetStatistics:
+        """These statistics as stored: every float rounded to ``digits`` significant digits of
+        its scale (a target's rms; for a linear reference, the target's rms per structure and
+        the largest element energy per atom), so values that are zero up to rounding noise
+        (residual means) store as 0."""
+        targets = {}
+        for name, t in self.targets.items():
+            scale = max(abs(t.rms), abs(t.mean), t.std)
+            targets[name] = TargetStatistics(t.count, _round(t.mean, scale, digits), _round(t.std, scale, digits),
+                                             _round(t.rms, scale, digits), t.unit, t.per_atom)  # fmt: skip
+        references = {}
+        for name, ref in self.linear_references.items():
+            per_structure = self.targets[name].rms if name in self.targets else abs(ref.residual_std)
+            per_atom = max((abs(c) for c in ref.element_energies.values()), default=abs(ref.residual_per_atom_std))
+            references[name] = LinearReference(
+                element_energies={z: _round(c, per_atom, digits) for z, c in ref.element_energies.items()},
+                residual_mean=_round(ref.residual_mean, per_structure, digits),
+                residual_std=_round(ref.residual_std, per_structure, digits),
+                residual_per_atom_mean=_round(ref.residual_per_atom_mean, per_atom, digits),
+                residual_per_atom_std=_round(ref.residual_per_atom_std, per_atom, digits),
+                count=ref.count,
+            )
+        force_rms = None if self.force_rms is None else _round(self.force_rms, self.force_rms, digits)
+        return DatasetStatistics(self.num_structures, self.num_atoms, targets, references, force_rms,
+                                 dict(self.num_atoms_histogram), dict(self.element_counts))  # fmt: skip
+
     @classmethod
     def of(cls, structures) -> DatasetStatistics:
         """Statistics of an iterable of structures (what the writer stores)."""
@@ -179,6 +212,15 @@ class DatasetStatistics:
         for s in structures:
             acc.add(s)
         return acc.finalize()
+
+
+def _round(value: float, scale: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant digits of ``scale`` (a power-of-ten grid)."""
+    if not math.isfinite(value) or not math.isfinite(scale) or scale == 0:
+        return value
+    decimals = digits - 1 - math.floor(math.log10(abs(scale)))
+    rounded = round(value, decimals)
+    return rounded + 0.0  # no -0.0
 
 
 class _Moments:

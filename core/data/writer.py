@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from matforge.data.codec import FLOAT32_FIELDS, encode_structure
-from matforge.data.errors import DatasetError
+from matforge.data.errors import DatasetError, DestinationExistsError
 from matforge.data.lmdb_format import (
     FORMAT_NAME,
     METADATA_FILE,
@@ -130,6 +130,7 @@ def write_dataset(
         structures = list(structures)
     total = len(structures) if isinstance(structures, Sized) else None
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(path)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     options = _ShardOptions(float32=float32, min_distance=min_distance, errors=errors)
@@ -149,16 +150,46 @@ def write_dataset(
     return summary
 
 
+def clean_stale_temporaries(path: Path) -> list[Path]:
+    """Remove ``.<name>.tmp-<pid>-*`` / ``.<name>.old-<pid>-*`` directories beside ``path`` left by
+    writes whose process no longer runs (killed mid-write); returns what was removed. A
+    temporary directory of a write still running is left alone."""
+    removed = []
+    for pattern in (f".{path.name}.tmp-*", f".{path.name}.old-*"):
+        for stale in path.parent.glob(pattern):
+            pid_text = stale.name.rsplit(".", 1)[-1].split("-")[1] if "-" in stale.name else ""
+            if not pid_text.isdigit() or _process_alive(int(pid_text)):
+                continue
+            shutil.rmtree(stale, ignore_errors=True)
+            removed.append(stale)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def _check_destination(path: Path, overwrite: bool) -> None:
     if not path.exists():
         return
     if not overwrite:
-        raise FileExistsError(f"{str(path)!r} already exists; pass overwrite=True to replace it")
+        raise DestinationExistsError(
+            f"{str(path)!r} already exists; pass overwrite=True to replace it", path=str(path), replaceable=True
+        )
     is_dataset = path.is_dir() and (path / METADATA_FILE).is_file()
     is_empty_dir = path.is_dir() and not any(path.iterdir())
     if not (is_dataset or is_empty_dir):
-        raise FileExistsError(
-            f"{str(path)!r} exists and is not a matforge dataset; refusing to overwrite it"
+        raise DestinationExistsError(
+            f"{str(path)!r} exists and is not a matforge dataset; refusing to overwrite it",
+            path=str(path), replaceable=False,
         )
 
 
@@ -293,10 +324,15 @@ def _note_fields(fields: dict[str, dict[str, Any]], s: AtomicStructure, float32:
         entry["count"] += 1
 
 
-def _shard_worker(directory: str, index: int, inbox, outbox, options: _ShardOptions) -> None:
+def _shard_worker(directory: str, index: int, inbox, outbox, options: _ShardOptions, parent: int) -> None:
     def items():
         while True:
-            item = inbox.get()
+            try:
+                item = inbox.get(timeout=1.0)
+            except _queue.Empty:
+                if os.getppid() != parent:  # the parent died (kill -9): do not wait forever
+                    os._exit(1)
+                continue
             if item is None:
                 return
             yield item
@@ -316,7 +352,7 @@ def _write_parallel(directory: Path, structures, total: int, num_shards: int, op
     outbox = ctx.Queue()
     inboxes = [ctx.Queue(maxsize=256) for _ in range(num_shards)]
     workers = [
-        ctx.Process(target=_shard_worker, args=(str(directory), k, inboxes[k], outbox, options), daemon=True)
+        ctx.Process(target=_shard_worker, args=(str(directory), k, inboxes[k], outbox, options, os.getpid()), daemon=True)
         for k in range(num_shards)
     ]
     for w in workers:
@@ -381,7 +417,7 @@ def _finish(tmp: Path, path: Path, results: list[_ShardResult], provenance: dict
                 fields[name]["count"] += entry["count"]
             else:
                 fields[name] = dict(entry)
-    statistics = stats.finalize()
+    statistics = stats.finalize().rounded()  # the same metadata.json on every BLAS build
     if statistics.num_structures == 0:
         reason = f" ({len(rejected)} rejected, first: {rejected[0].reason})" if rejected else ""
         raise DatasetError(f"no structures to write to {str(path)!r}{reason}")
@@ -401,9 +437,9 @@ def _finish(tmp: Path, path: Path, results: list[_ShardResult], provenance: dict
     _fsync(meta_file)
     if path.exists():
         if not overwrite:
-            raise FileExistsError(f"{str(path)!r} appeared while writing; not replacing it")
+            raise DestinationExistsError(f"{str(path)!r} appeared while writing; not replacing it", path=str(path), replaceable=True)
         _check_destination(path, overwrite)
-        old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+        old = path.parent / f".{path.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         os.rename(path, old)
         os.rename(tmp, path)
         shutil.rmtree(old, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from matforge.devsets.catalog import DEVSETS, DEVSETS_DIR
 from matforge.registry import registry
 
 REPO = Path(__file__).resolve().parents[2]
-LIPS_SOURCE = REPO.parent / "shared" / "data" / "matsciml-devsets" / "lips.lmdb"
+LIPS_SOURCE = Path(os.environ.get("MATFORGE_LIPS_LMDB", REPO.parent / "shared" / "data" / "matsciml-devsets" / "lips.lmdb"))
 
 
 def test_every_devset_is_registered_as_a_dataset():

@@ -106,8 +106,9 @@ def test_key_map_overrides_and_missing_keys_are_rejected_with_reasons(tmp_path):
     write_lmdb(tmp_path / "data.lmdb", values)
     summary = import_dataset(tmp_path / "data.lmdb", tmp_path / "out", format="oc20", key_map=["energy=y_relaxed"], progress=False)
     assert summary.num_imported == 3
-    reasons = dict(summary.rejected)
+    reasons = {r.where: r.reason for r in summary.rejected}
     assert "missing key 'y_relaxed'" in reasons["data.lmdb key 3"]
+    assert summary.rejected[0].field == "energy"
     assert "not a readable pickle" in reasons["data.lmdb key 4"]
     assert "energy" in open_dataset(tmp_path / "out")[0].targets
     assert "rejected 2" in str(summary)
@@ -119,7 +120,8 @@ def test_invalid_structures_are_rejected_and_located(tmp_path):
     write_lmdb(tmp_path / "data.lmdb", [pyg2_pickle(f) for f in fields])
     summary = import_dataset(tmp_path / "data.lmdb", tmp_path / "out", format="oc20", progress=False)
     assert summary.num_imported == 2
-    assert summary.rejected[0][0] == "data.lmdb key 1" and "NaN" in summary.rejected[0][1]
+    assert summary.rejected[0].where == "data.lmdb key 1" and "NaN" in summary.rejected[0].reason
+    assert summary.rejected[0].field == "positions"
 
 
 def test_unsafe_pickle_stops_the_import_and_writes_nothing(tmp_path):
@@ -133,7 +135,7 @@ def test_unsafe_pickle_stops_the_import_and_writes_nothing(tmp_path):
 
 def test_a_file_that_is_not_an_lmdb(tmp_path):
     (tmp_path / "data.lmdb").write_bytes(b"\x00" * 9000)
-    with pytest.raises(DatasetFormatError, match=r"data.lmdb' is not an LMDB file"):
+    with pytest.raises(DatasetFormatError, match=r"data.lmdb' is not a readable LMDB file"):
         import_dataset(tmp_path / "data.lmdb", tmp_path / "out", format="oc20", progress=False)
 
 

@@ -69,7 +69,7 @@ def test_builtins_are_refused_inside_otherwise_valid_data(tmp_path):
 
 def test_a_global_inside_the_tensor_storage_stream_is_refused(tmp_path):
     marker = tmp_path / "executed"
-    inner = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + pickle.dumps(1001, protocol=2) + pickle.dumps({}, protocol=2)
+    inner = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + pickle.dumps(1001, protocol=2) + pickle.dumps({"little_endian": True}, protocol=2)
     inner += f"cos\nsystem\n(S'touch {marker}'\ntR.".encode()
     outer = b"\x80\x04ctorch.storage\n_load_from_bytes\nC" + bytes([len(inner)]) + inner + b"\x85R."
     assert len(inner) < 256

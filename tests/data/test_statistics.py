@@ -101,3 +101,22 @@ def test_reference_energy_of_a_structure(structures):
     ref = DatasetStatistics.of(structures).linear_references["energy"]
     s = structures[0]
     assert ref.reference_energy(s.atomic_numbers) == pytest.approx(sum(ref.element_energies[int(z)] for z in s.atomic_numbers))
+
+
+def test_stored_statistics_do_not_depend_on_summation_order():
+    """Another BLAS build sums in another order; what metadata.json stores must not change."""
+    from .conftest import make_structure
+
+    structures = [make_structure(k) for k in range(300)]
+    forward = DatasetStatistics.of(structures)
+    backward = DatasetStatistics.of(structures[::-1])
+    assert forward.to_dict() != backward.to_dict()  # the raw sums do differ in the last bits
+    assert forward.rounded().to_dict() == backward.rounded().to_dict()
+
+
+def test_rounding_keeps_ten_significant_digits_of_each_scale():
+    from matforge.data.statistics import _round
+
+    assert _round(-357.6512345678912, 357.0, 10) == -357.6512346
+    assert _round(0.54026401234, 357.0, 10) == 0.540264
+    assert _round(2.3e-13, 357.0, 10) == 0.0

@@ -6,10 +6,11 @@
 >>> print(summary)                                                              # doctest: +SKIP
 
 Legacy pickles are read through a restricted unpickler (:mod:`.legacy_pickle`): a value naming
-any global outside tensors, arrays and PyG ``Data`` stops the import with
-:class:`~matforge.data.errors.UnsafePickleError` and nothing is written. Records that are
-merely unusable (missing key, corrupt value, invalid structure) are rejected and listed in the
-:class:`ImportSummary`.
+any global outside tensors, arrays and PyG ``Data``, or building arrays through pickle opcodes,
+stops the import with :class:`~matforge.data.errors.UnsafePickleError` and nothing is written.
+Records that are merely unusable (missing key, wrong type, corrupt or oversized value, invalid
+structure) are rejected and listed in the :class:`ImportSummary` with file, key, field and
+reason; ``max_rejects`` stops an import whose records systematically do not fit.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from matforge.data.importers.base import ImportSummary, SourceItem
+from matforge.data.importers.base import ImportSummary, RejectedRecord, SourceItem
 from matforge.data.importers.fields import merge_key_map, parse_key_map
 from matforge.structure import DEFAULT_MIN_DISTANCE
 
 FORMATS: tuple[str, ...] = ("oc20", "matsciml", "ase", "qm9")
 
-__all__ = ["FORMATS", "ImportSummary", "SourceItem", "import_dataset"]
+__all__ = ["FORMATS", "ImportSummary", "RejectedRecord", "SourceItem", "import_dataset"]
 
 
 def import_dataset(
@@ -41,6 +42,8 @@ def import_dataset(
     min_distance: float | None = DEFAULT_MIN_DISTANCE,
     provenance: dict[str, Any] | None = None,
     limit: int | None = None,
+    max_rejects: int | None = None,
+    max_record_bytes: int | None = None,
 ) -> ImportSummary:
     """Convert ``source`` into a matforge dataset at ``dest``.
 
@@ -53,6 +56,14 @@ def import_dataset(
             :func:`~matforge.data.write_dataset`.
         provenance: extra provenance entries (e.g. ``citation``).
         limit: import only the first ``limit`` records (``qm9`` only).
+        max_rejects: stop (writing nothing) once more records than this are rejected;
+            ``None``: no limit (the summary counts them).
+        max_record_bytes: decoded-size budget of one legacy record (default
+            :data:`~matforge.data.importers.legacy_pickle.DEFAULT_MAX_RECORD_BYTES`, 64 MiB).
+
+    Raises:
+        UnsafePickleError: a legacy record is hostile (nothing is written).
+        TooManyRejectsError: more than ``max_rejects`` records were rejected.
     """
     if limit is not None and format != "qm9":
         raise ValueError("limit is supported for --format qm9 only")
@@ -62,14 +73,14 @@ def import_dataset(
         from matforge.data.importers.oc20 import DEFAULT_KEY_MAP, read_oc20
 
         full_map, required = merge_key_map(DEFAULT_KEY_MAP, user_map)
-        lmdb_source, items = read_oc20(source, full_map, required)
+        lmdb_source, items = read_oc20(source, full_map, required, max_record_bytes=max_record_bytes)
         total, skipped = len(lmdb_source), lmdb_source.skipped_keys
         recorded: dict[str, Any] = dict(full_map)
     elif format == "matsciml":
         from matforge.data.importers.matsciml import DEFAULT_KEY_MAP, read_matsciml
 
         full_map, required = merge_key_map(DEFAULT_KEY_MAP, user_map)
-        lmdb_source, items = read_matsciml(source, full_map, required)
+        lmdb_source, items = read_matsciml(source, full_map, required, max_record_bytes=max_record_bytes)
         total, skipped = len(lmdb_source), lmdb_source.skipped_keys
         recorded = dict(full_map)
     elif format == "ase":
@@ -97,5 +108,5 @@ def import_dataset(
     return write_items(
         items, total, dest, source=source, format=format, key_map=recorded, skipped_keys=skipped,
         provenance=provenance, num_shards=num_shards, overwrite=overwrite, float32=float32,
-        progress=progress, min_distance=min_distance,
+        progress=progress, min_distance=min_distance, max_rejects=max_rejects,
     )  # fmt: skip

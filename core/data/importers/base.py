@@ -9,10 +9,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from matforge.data.errors import TooManyRejectsError
 from matforge.data.writer import WriteSummary, write_dataset
-from matforge.structure import DEFAULT_MIN_DISTANCE, AtomicStructure
+from matforge.structure import DEFAULT_MIN_DISTANCE, AtomicStructure, StructureError
 
 _LISTED = 10
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A source record left out of an import: where it was, which field, and why.
+
+    Attributes:
+        where: file and key (``"data.lmdb key 17"``, ``"frames.extxyz frame 3"``).
+        reason: what was wrong, in words.
+        field: the field at fault (``"positions"``, ``"targets.energy"``), when one is.
+    """
+
+    where: str
+    reason: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        field = f" [{self.field}]" if self.field else ""
+        return f"{self.where}{field}: {self.reason}"
+
+    def __iter__(self):
+        """``where, reason = record`` (the pair rejections were before fields were named)."""
+        return iter((self.where, self.reason))
 
 
 @dataclass(frozen=True)
@@ -24,6 +48,18 @@ class SourceItem:
     error: str | None = None
     used_keys: frozenset[str] = frozenset()
     all_keys: frozenset[str] = frozenset()
+    field: str | None = None
+
+    @classmethod
+    def rejected(cls, file: str, key: str, exc: BaseException) -> SourceItem:
+        """The item of a record that failed with ``exc`` (its field, when the error names one)."""
+        where = f"{file} key {key}"
+        known = getattr(exc, "field", None) is not None or type(exc).__name__ in _EXPECTED
+        reason = str(exc).removeprefix(f"{where}: ") if known else f"{type(exc).__name__}: {exc}"
+        return cls(where, error=reason[:500], field=getattr(exc, "field", None))
+
+
+_EXPECTED = frozenset({"RecordError", "CorruptRecordError", "RecordTooLargeError", "StructureError"})
 
 
 @dataclass
@@ -34,7 +70,7 @@ class ImportSummary:
     format: str
     num_read: int
     write: WriteSummary | None
-    rejected: list[tuple[str, str]] = field(default_factory=list)
+    rejected: list[RejectedRecord] = field(default_factory=list)
     ignored_fields: dict[str, int] = field(default_factory=dict)
     skipped_keys: list[str] = field(default_factory=list)
 
@@ -50,9 +86,9 @@ class ImportSummary:
             f"rejected {len(self.rejected)}",
         ]
         if self.rejected:
-            reasons = Counter(_reason_kind(r) for _, r in self.rejected)
+            reasons = Counter(_reason_kind(r.reason) for r in self.rejected)
             lines += [f"  {count:>6} × {kind}" for kind, count in reasons.most_common()]
-            lines += [f"  e.g. {where}: {reason}" for where, reason in self.rejected[:_LISTED]]
+            lines += [f"  e.g. {r}" for r in self.rejected[:_LISTED]]
         if self.ignored_fields:
             fields = ", ".join(f"{k} ({v})" for k, v in sorted(self.ignored_fields.items()))
             lines.append(f"source fields not imported (records): {fields}")
@@ -68,24 +104,41 @@ def _reason_kind(reason: str) -> str:
 
 
 class _Tracked(Sized):
-    """Structures of the good items, remembering where each came from and what was rejected."""
+    """Structures of the good items, validated here so that every rejection is counted as it
+    happens (``max_rejects`` stops a systematic mismatch early); remembers where each came from."""
 
-    def __init__(self, items: Iterable[SourceItem], total: int) -> None:
+    def __init__(self, items: Iterable[SourceItem], total: int, min_distance: float | None, max_rejects: int | None) -> None:
         self._items = items
         self._total = total
+        self._min_distance = min_distance
+        self._max_rejects = max_rejects
         self.wheres: list[str] = []
-        self.rejected: list[tuple[str, str]] = []
+        self.rejected: list[RejectedRecord] = []
         self.ignored: Counter[str] = Counter()
         self.num_read = 0
 
     def __len__(self) -> int:
         return self._total
 
+    def _reject(self, record: RejectedRecord) -> None:
+        self.rejected.append(record)
+        if self._max_rejects is not None and len(self.rejected) > self._max_rejects:
+            listed = "\n".join(f"  {r}" for r in self.rejected[:_LISTED])
+            raise TooManyRejectsError(
+                f"more than {self._max_rejects} records rejected after reading {self.num_read} "
+                f"(--max-rejects {self._max_rejects}); nothing was written. First rejections:\n{listed}"
+            )
+
     def __iter__(self) -> Iterator[AtomicStructure]:
         for item in self._items:
             self.num_read += 1
             if item.structure is None:
-                self.rejected.append((item.where, item.error or "unreadable"))
+                self._reject(RejectedRecord(item.where, item.error or "unreadable", item.field))
+                continue
+            try:
+                item.structure.validate(min_distance=self._min_distance)
+            except StructureError as exc:
+                self._reject(RejectedRecord(item.where, str(exc), exc.field))
                 continue
             self.ignored.update(item.all_keys - item.used_keys)
             self.wheres.append(item.where)
@@ -107,9 +160,14 @@ def write_items(
     float32: bool = True,
     progress: bool = True,
     min_distance: float | None = DEFAULT_MIN_DISTANCE,
+    max_rejects: int | None = None,
 ) -> ImportSummary:
-    """Write the good items to ``dest`` (invalid structures are rejected, not fatal)."""
-    tracked = _Tracked(items, total)
+    """Write the good items to ``dest`` (invalid structures are rejected, not fatal).
+
+    Raises:
+        TooManyRejectsError: more than ``max_rejects`` records were rejected (nothing written).
+    """
+    tracked = _Tracked(items, total, min_distance, max_rejects)
     record = {
         "source": str(Path(source).resolve()),
         "importer": format,
@@ -130,7 +188,7 @@ def write_items(
             raise
     rejected = list(tracked.rejected)
     if write is not None:
-        rejected += [(tracked.wheres[r.index], r.reason) for r in write.rejected]
+        rejected += [RejectedRecord(tracked.wheres[r.index], r.reason) for r in write.rejected]
     return ImportSummary(
         source=str(source),
         format=format,

@@ -12,10 +12,16 @@ from matforge.data.errors import DatasetFormatError
 
 @dataclass(frozen=True)
 class LegacyValue:
-    """One stored value and where it came from (``"data.lmdb key 17"``)."""
+    """One stored value and where it came from: file name and key."""
 
-    where: str
+    file: str
+    key: str
     data: bytes
+
+    @property
+    def where(self) -> str:
+        """``"data.lmdb key 17"``."""
+        return f"{self.file} key {self.key}"
 
 
 def _natural_key(path: Path) -> list[object]:
@@ -39,6 +45,9 @@ def lmdb_files(source: str | Path) -> list[Path]:
 def _open(file: Path):
     import lmdb
 
+    from matforge.data.lmdb_format import check_shard_size
+
+    check_shard_size(file)  # a truncated LMDB would be a bus error once mapped
     try:
         return lmdb.open(str(file), subdir=False, readonly=True, lock=False, readahead=False, meminit=False)
     except lmdb.Error as exc:
@@ -77,7 +86,7 @@ class LegacyLmdb:
                 with env.begin() as txn:
                     for key in keys:
                         value = txn.get(key)
-                        yield LegacyValue(f"{file.name} key {key.decode()}", bytes(value) if value is not None else b"")
+                        yield LegacyValue(file.name, key.decode(), bytes(value) if value is not None else b"")
             finally:
                 env.close()
 
@@ -87,28 +96,33 @@ def read_pickled_records(
     to_fields: Callable[[object], Mapping[str, object]],
     key_map,
     required: frozenset[str],
+    *,
+    max_record_bytes: int | None = None,
 ) -> tuple[LegacyLmdb, Iterator]:
     """The source and a lazy stream of its items, for LMDBs of pickled records.
 
     Each value goes through the restricted unpickler (an unsafe pickle raises and stops the
     import), then ``to_fields`` (the format's layout → a flat field mapping) and the key map.
-    Records that fail are yielded as rejected items with the reason.
+    Any other failure of a record rejects that record only: it is yielded with the field
+    and the reason, and the stream goes on.
     """
-    from matforge.data.errors import CorruptRecordError
+    from matforge.data.errors import UnsafePickleError
     from matforge.data.importers.base import SourceItem
-    from matforge.data.importers.fields import RecordError, record_to_structure
-    from matforge.data.importers.legacy_pickle import safe_loads
-    from matforge.structure import StructureError
+    from matforge.data.importers.fields import record_to_structure
+    from matforge.data.importers.legacy_pickle import DEFAULT_MAX_RECORD_BYTES, safe_loads
 
     lmdb_source = LegacyLmdb(source)
+    budget = DEFAULT_MAX_RECORD_BYTES if max_record_bytes is None else max_record_bytes
 
     def items() -> Iterator[SourceItem]:
         for value in lmdb_source:
             try:
-                fields = to_fields(safe_loads(value.data, where=value.where))
+                fields = to_fields(safe_loads(value.data, where=value.where, max_bytes=budget))
                 structure, used = record_to_structure(fields, key_map, required=required, default_pbc=True)
-            except (CorruptRecordError, RecordError, StructureError) as exc:
-                yield SourceItem(value.where, error=str(exc).removeprefix(f"{value.where}: "))
+            except UnsafePickleError:
+                raise
+            except Exception as exc:  # one bad record never stops the import
+                yield SourceItem.rejected(value.file, value.key, exc)
                 continue
             yield SourceItem(value.where, structure, used_keys=frozenset(used), all_keys=frozenset(fields))
 

@@ -33,6 +33,6 @@ def _dict_record(record: object) -> dict:
     return record
 
 
-def read_matsciml(source, key_map: KeyMap, required: frozenset[str]) -> tuple[LegacyLmdb, Iterator[SourceItem]]:
+def read_matsciml(source, key_map: KeyMap, required: frozenset[str], *, max_record_bytes: int | None = None) -> tuple[LegacyLmdb, Iterator[SourceItem]]:
     """The source and a lazy stream of its items; unsafe pickles raise, others are rejected."""
-    return read_pickled_records(source, _dict_record, key_map, required)
+    return read_pickled_records(source, _dict_record, key_map, required, max_record_bytes=max_record_bytes)

@@ -42,6 +42,6 @@ def oc20_fields(value: object) -> Mapping[str, object]:
     raise RecordError(f"value is a {type(value).__name__}, expected a PyG Data object")
 
 
-def read_oc20(source, key_map: KeyMap, required: frozenset[str]) -> tuple[LegacyLmdb, Iterator[SourceItem]]:
+def read_oc20(source, key_map: KeyMap, required: frozenset[str], *, max_record_bytes: int | None = None) -> tuple[LegacyLmdb, Iterator[SourceItem]]:
     """The source and a lazy stream of its items; unsafe pickles raise, others are rejected."""
-    return read_pickled_records(source, oc20_fields, key_map, required)
+    return read_pickled_records(source, oc20_fields, key_map, required, max_record_bytes=max_record_bytes)
