@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import traceback
 
+from matforge.errors import MatforgeUserError
 from matforge.registry import RegistryError
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [RegistryError, FileNotFoundError, ValueError, KeyError]
+    errors: list[type[BaseException]] = [MatforgeUserError, RegistryError, FileNotFoundError, ValueError, KeyError]
     return tuple(errors)
 
 

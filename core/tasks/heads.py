@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-import torch
 from torch import Tensor, nn
 
 from matforge.batch import AtomsBatch
 from matforge.interfaces import Backbone, OutputSpec
+from matforge.nn import structure_sum
 
 #: How per-atom contributions become one value per structure: ``sum`` for extensive targets
 #: (energies), ``mean`` for intensive ones (band gaps, energies per atom).
@@ -86,8 +86,7 @@ class AtomisticModel(nn.Module):
 
 def pool(values: Tensor, batch: AtomsBatch, readout: Readout) -> Tensor:
     """Per-atom values [N, D] → per-structure values [G, D] by ``readout`` (sum or mean)."""
-    total = torch.zeros((batch.num_graphs, *values.shape[1:]), dtype=values.dtype, device=values.device)
-    total = total.index_add(0, batch.batch, values)
+    total = structure_sum(values, batch.batch, batch.num_graphs)
     if readout == "sum":
         return total
     if readout == "mean":

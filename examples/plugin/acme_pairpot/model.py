@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from matforge.batch import AtomsBatch
 from matforge.interfaces import Backbone, OutputSpec
+from matforge.nn import cosine_cutoff
 
 
 class MorsePair(Backbone):
@@ -37,7 +38,7 @@ class MorsePair(Backbone):
         d = torch.exp(0.5 * (self.depth(z[i]) + self.depth(z[j]))).squeeze(-1)
         a = torch.exp(0.5 * (self.width(z[i]) + self.width(z[j]))).squeeze(-1)
         r0 = 0.5 * (self.r0(z[i]) + self.r0(z[j])).squeeze(-1)
-        cut = torch.where(r < self.cutoff, 0.5 * (torch.cos(torch.pi * r / self.cutoff) + 1), torch.zeros_like(r))
+        cut = cosine_cutoff(r, self.cutoff)
         pair = d * (1 - torch.exp(-a * (r - r0))) ** 2 * cut
         # Half of each ordered pair's energy goes to its first atom: the sum counts each pair once.
         return torch.zeros(len(z), dtype=pos.dtype, device=pos.device).index_add(0, i, 0.5 * pair)[:, None]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from matforge_egnn.mlp import last_linear, mlp
+from matforge.nn import last_linear, mlp
 from matforge_graph import ops
 from matforge_graph.batch import GraphBatch
 

@@ -9,9 +9,8 @@ from torch import Tensor, nn
 
 from matforge.elements import MAX_ATOMIC_NUMBER
 from matforge.interfaces import Backbone, OutputSpec
+from matforge.nn import GaussianBasis, cosine_cutoff, mlp
 from matforge_egnn.layer import EGNNLayer
-from matforge_egnn.mlp import mlp
-from matforge_egnn.radial import GaussianBasis, cosine_envelope
 from matforge_graph import ops
 from matforge_graph.batch import GraphBatch
 
@@ -122,7 +121,7 @@ class EGNN(Backbone):
         vectors = batch.edge_vectors()
         lengths = vectors.norm(dim=-1, keepdim=True)
         attributes = self.radial(lengths) if self.radial is not None else None
-        envelope = cosine_envelope(lengths, self.cutoff) if self.smooth_cutoff else None
+        envelope = cosine_cutoff(lengths, self.cutoff) if self.smooth_cutoff else None
         h = self.embedding(batch.atomic_numbers)
         for layer in self.layers:
             h, displacement = layer(batch, h, vectors, attributes, envelope)

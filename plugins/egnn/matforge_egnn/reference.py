@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from matforge.nn import cosine_cutoff
 from matforge_egnn.layer import EGNNLayer
 from matforge_egnn.model import EGNN
-from matforge_egnn.radial import cosine_envelope
 from matforge_graph.batch import GraphBatch
 
 
@@ -48,7 +48,7 @@ def reference_forward(model: EGNN, batch: GraphBatch) -> Tensor:
     vectors = batch.edge_vectors()
     lengths = vectors.norm(dim=-1, keepdim=True)
     attributes = model.radial(lengths) if model.radial is not None else None
-    envelope = cosine_envelope(lengths, model.cutoff) if model.smooth_cutoff else None
+    envelope = cosine_cutoff(lengths, model.cutoff) if model.smooth_cutoff else None
     h = model.embedding(batch.atomic_numbers)
     src, dst = batch.edge_index
     for layer in model.layers:
