@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from matforge.interfaces import Backbone
+from matforge.interfaces import Backbone, check_backbone_args
 
 #: Attribute of a built backbone holding its :class:`BackboneSpec`.
 SPEC_ATTRIBUTE = "matforge_spec"
@@ -37,6 +37,7 @@ def build_backbone(name: str, **args: Any) -> Backbone:
         matforge.registry.PluginNotInstalledError: ``name`` belongs to a plugin that is not
             installed (the message says which package to install).
         matforge.registry.UnknownNameError: no model of that name.
+        matforge.interfaces.BackboneArgumentError: an argument the model does not take.
         TypeError: the registered object does not build a :class:`Backbone`, or an argument is
             not JSON-like (checkpoints store the arguments as plain data).
     """
@@ -44,6 +45,7 @@ def build_backbone(name: str, **args: Any) -> Backbone:
 
     _check_json_like(name, args)
     factory = registry.get("model", name)
+    check_backbone_args(name, factory, args)
     backbone = factory(**args)
     if not isinstance(backbone, Backbone):
         raise TypeError(

@@ -28,6 +28,7 @@ import importlib_metadata
 import pluggy
 
 from matforge._version import PLUGIN_API_VERSION
+from matforge.errors import MatforgeUserError
 from matforge.hooks import ENTRY_POINT_GROUP, PROJECT_NAME, MatforgeSpecs
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ API_ATTRIBUTE = "MATFORGE_PLUGIN_API"
 REFUSED_HOOK_OPTIONS = ("wrapper", "hookwrapper")
 
 
-class PluginError(RuntimeError):
+class PluginError(MatforgeUserError, RuntimeError):
     """A plugin could not be loaded, is incompatible, or clashes with another."""
 
 

@@ -84,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from matforge.cli.train import run_lightning_cli
 
         return run_lightning_cli(args)
+    # --debug anywhere on the line: tracebacks for user errors too (every command).
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
     parser = build_parser()
     namespace = parser.parse_args(args)
     if not getattr(namespace, "func", None):
@@ -97,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from matforge.cli.errors import report_error
 
-        return report_error(exc, getattr(namespace, "debug", False))
+        return report_error(exc, debug)
     return int(result or 0)
 
 

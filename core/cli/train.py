@@ -40,7 +40,8 @@ class RunConfigCallback(SaveConfigCallback):
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.run is not None:
             self.run.path.mkdir(parents=True, exist_ok=True)
-            self.parser.save(self.config, self.run.config, skip_none=False, overwrite=True)
+            # skip_unset=False: keep the options left at None, so the file reproduces the run.
+            self.parser.save(self.config, self.run.config, skip_unset=False, overwrite=True)
 
 
 class MatforgeCLI(LightningCLI):
@@ -67,13 +68,37 @@ class MatforgeCLI(LightningCLI):
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument("--runs_root", type=str, default="runs", help="Folder holding the run directories.")
+        parser.add_argument(
+            "--runs_root",
+            type=str,
+            default="runs",
+            help="Folder holding the run directories (--trainer.default_root_dir, when given, takes precedence).",
+        )
         parser.add_argument(
             "--run_dir",
             type=str | None,
             default=None,
-            help="Run directory to use (default: <runs_root>/<task>-<model>-<timestamp>).",
+            help="Run directory to use (default: <runs root>/<task>-<backbone>-<timestamp>).",
         )
+
+    # -- parsing ----------------------------------------------------------------------------
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse, then fill in the backbone's defaults (``backbone_args`` as resolved), so
+        that ``--print_config`` and the run's ``config.yaml`` show every backbone argument."""
+        args = list(args)
+        printing = "--print_config" in args
+        if printing:
+            args.remove("--print_config")
+        super().parse_arguments(parser, args)
+        resolve_backbone_args(self.config.get(str(self.config.get("subcommand")), self.config))
+        if printing:
+            import yaml
+
+            dumped = yaml.safe_load(parser.dump(self.config, skip_unset=False, skip_link_targets=False))
+            dumped = dumped.get(self.config.get("subcommand"), dumped)
+            print(yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True), end="")
+            raise SystemExit(0)
 
     # -- run directory ----------------------------------------------------------------------
 
@@ -87,18 +112,19 @@ class MatforgeCLI(LightningCLI):
         if inherited and _is_worker_process():
             return RunDirectory(Path(inherited))
         task, model = run_names(config)
+        root = runs_root(config)
         if config.get("run_dir"):
             run = RunDirectory(Path(config.run_dir))
         elif self.subcommand == "fit" and config.get("ckpt_path") == "last":
-            run = RunDirectory.latest(config.runs_root, task, model)
+            run = RunDirectory.latest(root, task, model)
             if run is None:
                 raise FileNotFoundError(
                     f"--ckpt_path last: no earlier {task}-{model} run with checkpoints/last.ckpt under "
-                    f"{config.runs_root}/ (give --run_dir or a checkpoint path)"
+                    f"{root}/ (give --run_dir or a checkpoint path)"
                 )
         else:
             label = model if self.subcommand == "fit" else f"{model}-{self.subcommand}"
-            run = RunDirectory.new(config.runs_root, task, label)
+            run = RunDirectory.new(root, task, label)
         if self.subcommand == "fit" and config.get("ckpt_path") == "last":
             config.ckpt_path = str(run.last_checkpoint)
         os.environ[RUN_DIR_ENV] = str(run.path)
@@ -108,11 +134,13 @@ class MatforgeCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         check_representation(self.model, self.datamodule)
-        trainer_config = self._get(self.config_init, "trainer", default={})
+        trainer_config = self.config_init[self.subcommand].get("trainer") or {}
         run = self.run
         if run is not None:
             run.make()
-            kwargs.setdefault("default_root_dir", trainer_config.get("default_root_dir") or str(run.path))
+            # --trainer.default_root_dir chose the runs root; what Lightning writes by itself
+            # goes into this run's directory.
+            kwargs["default_root_dir"] = str(run.path)
             if trainer_config.get("logger") in (None, True):
                 kwargs["logger"] = default_loggers(run)
         extra = default_callbacks(
@@ -170,10 +198,12 @@ class MatforgeCLI(LightningCLI):
 
 SHORTHAND_HELP = (
     "Shorthands (rewritten before parsing): --task NAME (is2re, s2ef, property) sets the task "
-    "class; --model NAME a registered backbone (matforge list model); --data devset:NAME or "
-    "--data DIR the matforge DataModule on that dataset; --seed N; --deterministic. Runs write "
-    "to --runs_root/<task>-<model>-<timestamp> unless --run_dir is given; --ckpt_path last "
-    "resumes the newest run of the same task and model. Add --debug for tracebacks."
+    "class (Lightning's --model: the LightningModule); --backbone NAME (or --model NAME) a "
+    "registered backbone, the network the task trains (matforge list backbone; its arguments: "
+    "matforge list backbone NAME); --data devset:NAME or --data DIR the matforge DataModule on "
+    "that dataset; --seed N; --deterministic. Runs write to <runs root>/<task>-<backbone>-<timestamp> "
+    "(runs root: --trainer.default_root_dir, default ./runs) unless --run_dir is given; "
+    "--ckpt_path last resumes the newest run of the same task and backbone. Add --debug for tracebacks."
 )
 
 
@@ -205,6 +235,33 @@ def run_names(config: Any) -> tuple[str, str]:
     init_args = model.get("init_args") if hasattr(model, "get") else None
     backbone = init_args.get("backbone") if init_args is not None and hasattr(init_args, "get") else None
     return _task_name(class_path), backbone if isinstance(backbone, str) else "model"
+
+
+def resolve_backbone_args(config: Any) -> None:
+    """Set ``model.init_args.backbone_args`` of a parsed config to the registered backbone's
+    arguments with defaults (an unknown one raises, listing the valid ones). Left alone when
+    the backbone is not a registry name or a checkpoint will supply the arguments."""
+    from matforge.interfaces import resolved_backbone_args
+    from matforge.registry import registry
+
+    model = config.get("model")
+    init_args = model.get("init_args") if hasattr(model, "get") else None
+    name = init_args.get("backbone") if hasattr(init_args, "get") else None
+    ckpt = config.get("ckpt_path")
+    if not isinstance(name, str) or (ckpt and os.path.isfile(str(ckpt))):
+        return
+    given = init_args.get("backbone_args") or {}
+    if not isinstance(given, dict):
+        given = dict(given)
+    init_args["backbone_args"] = resolved_backbone_args(name, registry.get("backbone", name), given)
+
+
+def runs_root(config: Any) -> str:
+    """The folder holding the run directories: ``--trainer.default_root_dir`` when given (as a
+    Lightning user expects), else ``--runs_root`` (default ``runs``)."""
+    trainer = config.get("trainer") or {}
+    given = trainer.get("default_root_dir") if hasattr(trainer, "get") else None
+    return str(given) if given else str(config.get("runs_root") or "runs")
 
 
 def _task_name(class_path: str | None) -> str:

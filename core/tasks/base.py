@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from matforge.batch import AtomsBatch, MissingTargetError
 from matforge.data.statistics import DatasetStatistics
+from matforge.errors import MatforgeUserError
 from matforge.interfaces import Backbone, build_representation
 from matforge.models import BackboneSpec, backbone_spec, build_backbone
 from matforge.structure import AtomicStructure
@@ -47,7 +48,7 @@ CHECKPOINT_KEY = "matforge"
 MONITOR = "val/loss"
 
 
-class RepresentationMismatchError(ValueError):
+class RepresentationMismatchError(MatforgeUserError, ValueError):
     """The datamodule produces batches of another representation than the backbone consumes."""
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from matforge.errors import MatforgeUserError
 from matforge.training.curves import Curves
 from matforge.training.predictions import SplitPredictions
 from matforge.training.table import order_metrics, order_splits
@@ -18,7 +19,7 @@ from matforge.training.table import order_metrics, order_splits
 MAX_POINTS = 20_000
 
 
-class PlottingUnavailableError(RuntimeError):
+class PlottingUnavailableError(MatforgeUserError, RuntimeError):
     """matplotlib is not installed."""
 
 

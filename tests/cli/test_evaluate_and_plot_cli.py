@@ -69,19 +69,15 @@ def test_plot_without_matplotlib_says_what_to_install(trained_run, monkeypatch, 
 
 
 def test_checkpoint_of_a_plugin_that_is_not_installed(trained_run, cluster_data, monkeypatch, capsys, tmp_path):
-    import importlib
-
     from matforge.registry import registry
 
-    registry_module = importlib.import_module("matforge.registry")
     resolve = registry._resolve_or_none
     monkeypatch.setattr(registry, "_resolve_or_none",
-                        lambda kind, name: None if (kind, name) == ("model", "toy-pair") else resolve(kind, name))
-    monkeypatch.setitem(registry_module.KNOWN_PROVIDERS, ("model", "toy-pair"), "matforge-toys")
+                        lambda kind, name: None if (kind, name) == ("backbone", "toy-pair") else resolve(kind, name))
     checkpoint = str(trained_run / "checkpoints/best.ckpt")
     assert main(["evaluate", checkpoint, "--data", cluster_data, "--out", str(tmp_path)]) == 1
-    assert "pip install matforge-toys" in capsys.readouterr().err
+    assert "unknown model 'toy-pair'" in capsys.readouterr().err
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "--ckpt_path", checkpoint, "--data", cluster_data]) == 1
     err = capsys.readouterr().err
-    assert "pip install matforge-toys" in err and "Traceback" not in err
+    assert "unknown model 'toy-pair'" in err and "Traceback" not in err

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from matforge.errors import MatforgeUserError
 from matforge.structure import PER_ATOM_TARGETS, AtomicStructure
 
 #: matforge fields that are not targets.
@@ -18,7 +19,7 @@ STRUCTURE_FIELDS: tuple[str, ...] = ("positions", "atomic_numbers", "cell", "pbc
 REQUIRED_FIELDS: tuple[str, ...] = ("positions", "atomic_numbers")
 
 
-class RecordError(ValueError):
+class RecordError(MatforgeUserError, ValueError):
     """A source record cannot become a structure (missing key, wrong type or shape, …).
 
     Attributes:
