@@ -81,11 +81,12 @@ def task_class_path(name: str) -> str:
     return registry.info("task", name).target.replace(":", ".")
 
 
-def check_model(name: str) -> None:
-    """Raise the registry's error (with suggestions) unless ``name`` is a registered backbone."""
+def check_model(name: str, kind: str = "backbone") -> None:
+    """Raise the registry's error (with suggestions) unless ``name`` is a registered backbone
+    (``kind``: the word the error uses, ``model`` for ``--model NAME``)."""
     from matforge.registry import registry
 
-    registry.info("backbone", name)
+    registry.info(kind, name)
 
 
 def check_backbone_keys(name: str, args: dict) -> None:
@@ -164,7 +165,7 @@ def expand(argv: Sequence[str]) -> Expanded:
             i += 2
             continue
         if token in BACKBONE_OPTIONS and value is not None and (token == "--backbone" or _is_registry_name(value)):
-            check_model(value)
+            check_model(value, token.removeprefix("--"))
             out.model = value
             if task_position is None:
                 task_position = len(out.args)

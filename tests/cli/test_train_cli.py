@@ -34,7 +34,8 @@ def test_fit_with_shorthands_writes_a_run_directory(matforge, cluster_data, caps
     assert config["model"]["class_path"] == "matforge.tasks.energy_force.EnergyForceTask"
     assert config["model"]["init_args"]["backbone"] == "toy-pair"
     assert config["model"]["init_args"]["lr"] == 0.01
-    assert config["model"]["init_args"]["backbone_args"] == {"hidden": 8}
+    # the backbone's arguments as resolved: given ones and every default
+    assert config["model"]["init_args"]["backbone_args"] == {"hidden": 8, "num_radial": 8, "cutoff": 5.0, "output": "energy", "width": 16}
     assert config["data"]["init_args"]["path"] == cluster_data
     header = next(csv.reader((run / "logs/metrics.csv").open()))
     assert {"val_id/energy_mae", "val_ood_ads/force_mae", "train/loss_epoch"} <= set(header)
