@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset, SequentialSampler
 
 from matforge.batch import MissingTargetError
 from matforge.data.dataset import AtomicDataset, open_dataset
+from matforge.data.errors import DatasetError
 from matforge.data.lmdb_format import METADATA_FILE
 from matforge.data.sampler import (
     EpochRandomSampler,
@@ -72,7 +73,7 @@ def _named(value: PathLike | Mapping[str, PathLike] | Sequence[PathLike] | None,
         parsed = parse_devset(str(item)) if isinstance(item, str) else None
         name = (parsed[1] or parsed[0].name) if parsed else Path(item).name
         if name in names:
-            raise ValueError(f"two {default} sets are named {name!r}; pass a dict of names to paths")
+            raise DatasetError(f"two {default} sets are named {name!r}; pass a dict of names to paths")
         names[name] = item
     return names
 
@@ -158,9 +159,9 @@ class AtomicDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise DatasetError(f"batch_size must be >= 1, got {batch_size}")
         if max_atoms is not None and max_atoms < 1:
-            raise ValueError(f"max_atoms must be >= 1, got {max_atoms}")
+            raise DatasetError(f"max_atoms must be >= 1, got {max_atoms}")
         self.save_hyperparameters()
         splits = split_paths(path) if path is not None else {}
         self._train: PathLike | None = train if train is not None else splits.get("train")
@@ -168,7 +169,7 @@ class AtomicDataModule(pl.LightningDataModule):
         self._test = _named(test, "test") if test is not None else {k: v for k, v in splits.items() if k.startswith("test")}
         self._predict = _named(predict, "predict")
         if path is not None and self._train is None and not (self._val or self._test):
-            raise ValueError(f"{path!r} has no train, val* or test* split: {', '.join(splits)}")
+            raise DatasetError(f"{path!r} has no train, val* or test* split: {', '.join(splits)}")
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
@@ -262,7 +263,7 @@ class AtomicDataModule(pl.LightningDataModule):
             )
         if len(dataset) == 0:  # type: ignore[arg-type]
             where = getattr(dataset, "path", None)
-            raise ValueError(
+            raise DatasetError(
                 f"the {name} set{f' ({where})' if where else ''} holds no structures; give a "
                 "non-empty dataset (an index file with no indices, or a split of a tiny dataset?)"
             )
@@ -303,7 +304,7 @@ class AtomicDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if self._train is None:
-            raise ValueError("AtomicDataModule has no training set: pass path= or train=")
+            raise DatasetError("AtomicDataModule has no training set: pass path= or train=")
         return self._loader("train", self.dataset("train"), train=True, targets=self.targets)
 
     def val_dataloader(self) -> list[DataLoader]:

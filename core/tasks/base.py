@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from matforge.batch import AtomsBatch, MissingTargetError
 from matforge.data.statistics import DatasetStatistics
-from matforge.errors import MatforgeUserError
+from matforge.errors import InvalidValueError, MatforgeUserError
 from matforge.interfaces import Backbone, build_representation
 from matforge.models import BackboneSpec, backbone_spec, build_backbone
 from matforge.structure import AtomicStructure
@@ -108,7 +108,7 @@ class AtomisticTask(pl.LightningModule):
         self.hparams["backbone"] = spec.name if spec else None
         self.hparams["backbone_args"] = dict(spec.args) if spec else None
         if readout not in ("sum", "mean"):
-            raise ValueError(f"readout must be 'sum' or 'mean', got {readout!r}")
+            raise InvalidValueError(f"readout must be 'sum' or 'mean', got {readout!r}")
         check_scheduler(scheduler)
         head = AtomwiseHead(
             built.output,
@@ -341,7 +341,7 @@ def _resolve_backbone(backbone: str | Backbone | None, args: dict[str, Any] | No
         return built, backbone_spec(built)
     if isinstance(backbone, Backbone):
         if args:
-            raise ValueError("backbone_args go with a registry name; this backbone is already built")
+            raise InvalidValueError("backbone_args go with a registry name; this backbone is already built")
         spec = backbone_spec(backbone)
         if spec is None:
             warnings.warn(

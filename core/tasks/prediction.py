@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from matforge.errors import InvalidValueError
 from matforge.interfaces import build_representation
 from matforge.structure import AtomicStructure
 
@@ -78,7 +79,7 @@ def load_task(path: str | os.PathLike, map_location: str | torch.device | None =
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     record = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
     if not record or "task" not in record:
-        raise ValueError(f"{os.fspath(path)} is not a matforge task checkpoint (no {CHECKPOINT_KEY!r} record)")
+        raise InvalidValueError(f"{os.fspath(path)} is not a matforge task checkpoint (no {CHECKPOINT_KEY!r} record)")
     module_name, _, attr = str(record["task"]).partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), attr)

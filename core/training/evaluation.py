@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from matforge.errors import InvalidValueError
 from matforge.training.defaults import release_datasets
 from matforge.training.predictions import SplitPredictions
 from matforge.training.rundir import RunDirectory
@@ -64,7 +65,7 @@ def evaluate(
         raise FileNotFoundError(f"no checkpoint at {checkpoint}")
     data = data or (run_data(run) if run else None)
     if not data:
-        raise ValueError("say which data to evaluate on: --data devset:NAME or a dataset directory")
+        raise InvalidValueError("say which data to evaluate on: --data devset:NAME or a dataset directory")
     task = load_task(checkpoint)
     batch_size = batch_size or (run_batch_size(run) if run else None) or DEFAULT_BATCH_SIZE
     datamodule = evaluation_datamodule(data, splits, batch_size)
@@ -97,7 +98,7 @@ def evaluation_datamodule(data: str, splits: list[str] | None, batch_size: int) 
     if splits:
         unknown = [s for s in splits if s not in paths]
         if unknown:
-            raise ValueError(f"{data} has no split {', '.join(unknown)}; its splits: {', '.join(paths)}")
+            raise InvalidValueError(f"{data} has no split {', '.join(unknown)}; its splits: {', '.join(paths)}")
         paths = {s: paths[s] for s in splits}
     return AtomicDataModule(val=paths, batch_size=batch_size)
 

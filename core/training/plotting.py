@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from matforge.errors import MatforgeUserError
+from matforge.errors import InvalidValueError, MatforgeUserError
 from matforge.training.curves import Curves
 from matforge.training.predictions import SplitPredictions
 from matforge.training.table import order_metrics, order_splits
@@ -45,7 +45,7 @@ def plot_learning_curves(curves: Curves, path: str | os.PathLike, title: str | N
     """One panel per metric (the loss first, then the metrics, loss terms last), one line per
     split in the same colour throughout (one legend below), epochs on the x axis."""
     if not curves:
-        raise ValueError("no '<split>/<metric>' columns in the log: nothing to plot")
+        raise InvalidValueError("no '<split>/<metric>' columns in the log: nothing to plot")
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
@@ -108,7 +108,7 @@ def plot_parity(
         raise ValueError(f"quantity must be 'energy' or 'forces', got {quantity!r}")
     panels = [p for p in predictions if quantity == "energy" or p.has_forces]
     if not panels:
-        raise ValueError(f"no {quantity} predictions to plot")
+        raise InvalidValueError(f"no {quantity} predictions to plot")
     plt = _pyplot()
     unit = "eV" if quantity == "energy" else "eV/Å"
     label = "energy" if quantity == "energy" else "force component"
