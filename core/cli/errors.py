@@ -23,6 +23,20 @@ def is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, USER_ERRORS)
 
 
+def user_error_in(exc: BaseException) -> BaseException | None:
+    """``exc``, or the user error a library wrapped it around (jsonargparse re-raises what a
+    constructor raised inside its own ``ValueError``): the first user error of the chain of
+    causes and contexts, else ``None``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if is_user_error(current):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def user_message(exc: BaseException) -> str:
     """The one-line text of a user error (a ``KeyError``'s message without its quotes)."""
     if isinstance(exc, KeyError) and exc.args:
@@ -32,7 +46,8 @@ def user_message(exc: BaseException) -> str:
 
 def report_error(exc: BaseException, debug: bool = False) -> int:
     """Print ``exc`` for the user and return the exit status (1)."""
-    if debug or not is_user_error(exc):
+    user_error = user_error_in(exc)
+    if debug or user_error is None:
         traceback.print_exception(type(exc), exc, exc.__traceback__)
         if not debug:
             print(
@@ -41,5 +56,5 @@ def report_error(exc: BaseException, debug: bool = False) -> int:
                 file=sys.stderr,
             )
     else:
-        print(f"matforge: error: {user_message(exc)}", file=sys.stderr)
+        print(f"matforge: error: {user_message(user_error)}", file=sys.stderr)
     return 1

@@ -52,6 +52,17 @@ def test_a_bug_prints_its_traceback_even_as_a_value_or_key_error(capsys):
         assert f"matforge: internal error: {type(exc).__name__}" in err and "This is a bug" in err
 
 
+def test_a_user_error_a_library_wrapped_is_still_one_line(capsys):
+    try:
+        try:
+            raise UnknownNameError("unknown model 'x'")
+        except UnknownNameError as inner:
+            raise ValueError("Does not validate against any of the Union subtypes ...") from inner
+    except ValueError as outer:
+        assert report_error(outer) == 1
+    assert capsys.readouterr().err == "matforge: error: unknown model 'x'\n"
+
+
 def test_debug_shows_the_traceback_of_a_user_error(capsys):
     try:
         raise ShorthandError("--task expects a value")
