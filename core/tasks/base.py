@@ -182,8 +182,16 @@ class AtomisticTask(pl.LightningModule):
 
     # -- Lightning hooks -------------------------------------------------------------------------
 
+    def _attached_trainer(self) -> pl.Trainer | None:
+        """The trainer running this task, or ``None`` (public API only: ``self.trainer``
+        raises when no trainer is attached)."""
+        try:
+            return self.trainer
+        except RuntimeError:
+            return None
+
     def setup(self, stage: str) -> None:
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        datamodule = getattr(self._attached_trainer(), "datamodule", None)
         if datamodule is not None:
             self._attach_representation(datamodule)
         # Filled once: a task loaded from a checkpoint (ready=True) keeps its own statistics.
@@ -273,7 +281,7 @@ class AtomisticTask(pl.LightningModule):
     def _split_name(self, stage: str, dataloader_idx: int) -> str:
         """``val_names``/``test_names`` of the datamodule in dataloader order, else ``val``
         (one set) or ``val_<i>``."""
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        datamodule = getattr(self._attached_trainer(), "datamodule", None)
         names = getattr(datamodule, f"{stage}_names", None)
         if names and dataloader_idx < len(names):
             return str(names[dataloader_idx])
@@ -289,7 +297,7 @@ class AtomisticTask(pl.LightningModule):
         optimizer = build_optimizer(h.optimizer, self.model.parameters(), lr=h.lr, weight_decay=h.weight_decay)
         if h.scheduler == "constant" and h.warmup_steps == 0:
             return optimizer
-        steps_per_epoch, total = steps_of(self.trainer if self._trainer is not None else None)
+        steps_per_epoch, total = steps_of(self._attached_trainer())
         factor = LearningRateFactor(h.scheduler, h.gamma, steps_per_epoch, total, h.warmup_steps, h.min_lr_ratio)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
