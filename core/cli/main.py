@@ -87,12 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # --debug anywhere on the line: tracebacks for user errors too (every command).
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
-    parser = build_parser()
-    namespace = parser.parse_args(args)
-    if not getattr(namespace, "func", None):
-        parser.print_help()
-        return 0
     try:
+        parser = build_parser()  # MATFORGE_STRICT_PLUGINS=1 turns a plugin's failure into an error
+        namespace = parser.parse_args(args)
+        if not getattr(namespace, "func", None):
+            parser.print_help()
+            return 0
         result = namespace.func(namespace)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

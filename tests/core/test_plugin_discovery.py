@@ -295,6 +295,26 @@ def test_sys_exit_at_import_is_that_plugins_failure(site):
     assert "SystemExit(3)" in rows["exits-plugin"]["error"]
 
 
+def test_sys_exit_at_import_leaves_training_commands_working(site):
+    make_distribution(site, "exits-plugin", prelude="import sys\nsys.exit(1)")
+    result = run_cli(site, "fit", "--task", "is2re", "--backbone", "toy-pair", "--data", "devset:emt-is2re", "--print_config")
+    assert result.returncode == 0, result.stderr
+    assert "backbone: toy-pair" in result.stdout
+    assert "exits-plugin" in result.stderr and "SystemExit(1)" in result.stderr
+
+
+def test_strict_mode_reports_a_failing_cli_hook_as_one_error(site):
+    make_distribution(site, "bad-commands", prelude="""
+@matforge.hookimpl
+def matforge_add_cli_commands(subparsers):
+    raise RuntimeError("no commands today")
+""")
+    result = run_cli(site, "list", MATFORGE_STRICT_PLUGINS="1")
+    assert result.returncode == 1
+    assert result.stderr.startswith("matforge: error: matforge plugin bad-commands")
+    assert "no commands today" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_sys_exit_in_a_registration_hook_is_that_plugins_failure(site):
     make_distribution(site, "acme-schnet", register=REGISTER_SCHNET)
     make_distribution(site, "exits-later", register="import sys\nsys.exit('bye')")
