@@ -55,6 +55,10 @@ class DuplicateNameError(RegistryError):
     """Two providers registered the same kind and name."""
 
 
+class RegistryVersionWarning(UserWarning):
+    """A component is provided by another version of its distribution than was recorded."""
+
+
 class ComponentLoadError(RegistryError):
     """A lazily registered ``"module:attr"`` target could not be imported."""
 
@@ -315,9 +319,30 @@ class Registry:
         self._ensure_discovered()
         return sorted(self._kinds[self.canonical_kind(kind)])
 
-    def get(self, kind: str, name: str) -> Any:
-        """The component ``kind``/``name``, importing it if it was registered lazily."""
-        return self._entry(kind, name).load()
+    def get(self, kind: str, name: str, *, distribution: str | None = None, version: str | None = None) -> Any:
+        """The component ``kind``/``name``, importing it if it was registered lazily.
+
+        ``distribution`` and ``version``: who provided it when it was recorded (a checkpoint).
+        A name nobody registers then raises :class:`PluginNotInstalledError` saying whether to
+        install ``distribution==version`` or why the installed one did not load; a component
+        now provided by another version of the distribution warns.
+        """
+        try:
+            entry = self._entry(kind, name)
+        except UnknownNameError:
+            if distribution is None:
+                raise
+            raise self.missing_plugin_error(kind, name, distribution, version) from None
+        if distribution is not None and version is not None and entry.distribution == distribution and entry.version != version:
+            import warnings
+
+            warnings.warn(
+                f"{kind} {name!r} was recorded with {distribution} {version}; {distribution} "
+                f"{entry.version} is installed, and its defaults or behaviour may differ",
+                RegistryVersionWarning,
+                stacklevel=2,
+            )
+        return entry.load()
 
     def info(self, kind: str, name: str) -> ComponentInfo:
         """Provider, version and summary of ``kind``/``name`` without importing it."""

@@ -76,6 +76,19 @@ def test_an_installed_distribution_is_not_called_missing(registry):
     assert "is installed (pluggy " in error and "not installed" not in error
 
 
+def test_a_recorded_provider_turns_an_unknown_name_into_what_to_install(registry):
+    with pytest.raises(PluginNotInstalledError, match=r"pip install acme-schnet-not-here==2\.0"):
+        registry.get("model", "schnet", distribution="acme-schnet-not-here", version="2.0")
+
+
+def test_another_version_of_the_recorded_provider_warns(registry):
+    from matforge.registry import RegistryVersionWarning, _Entry
+
+    registry._add(_Entry("backbone", "schnet", Model, "", "acme", "acme-schnet", "1.1"), override=False, during_discovery=True)
+    with pytest.warns(RegistryVersionWarning, match="recorded with acme-schnet 1.0; acme-schnet 1.1 is installed"):
+        assert registry.get("model", "schnet", distribution="acme-schnet", version="1.0") is Model
+
+
 def test_no_hard_coded_plugin_names_in_the_core(registry):
     # An empty registry knows nothing of matforge's own plugins: hints come from records and
     # installed distributions only.
