@@ -85,17 +85,25 @@ class MatforgeCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         """Parse, then fill in the backbone's defaults (``backbone_args`` as resolved), so
-        that ``--print_config`` and the run's ``config.yaml`` show every backbone argument."""
+        that ``--print_config`` and the run's ``config.yaml`` show every backbone argument.
+        ``--print_config`` is printed here, after that, rather than by jsonargparse during
+        parsing; ``--print_config=skip_null,skip_default`` work as jsonargparse's."""
         args = list(args)
-        printing = "--print_config" in args
-        if printing:
-            args.remove("--print_config")
+        flags = [a for a in args if a == "--print_config" or a.startswith("--print_config=")]
+        for flag in flags:
+            args.remove(flag)
         super().parse_arguments(parser, args)
         resolve_backbone_args(self.config.get(str(self.config.get("subcommand")), self.config))
-        if printing:
+        if flags:
             import yaml
 
-            dumped = yaml.safe_load(parser.dump(self.config, skip_unset=False, skip_link_targets=False))
+            options = {o for flag in flags for o in flag.partition("=")[2].split(",") if o}
+            dumped = yaml.safe_load(parser.dump(
+                self.config,
+                skip_unset=bool(options & {"skip_null", "skip_unset"}),
+                skip_default="skip_default" in options,
+                skip_link_targets=False,
+            ))
             dumped = dumped.get(self.config.get("subcommand"), dumped)
             print(yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True), end="")
             raise SystemExit(0)
