@@ -284,6 +284,18 @@ def matforge_add_cli_commands(subparsers):
     assert rows["acme-hello"]["status"] == "ok"
 
 
+def test_a_command_clashing_with_a_builtin_is_that_plugins_failure(site):
+    make_distribution(site, "clashing", prelude="""
+@matforge.hookimpl
+def matforge_add_cli_commands(subparsers):
+    subparsers.add_parser("list")
+""")
+    listed = run_cli(site, "list", "task", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"name": "is2re"' in listed.stdout  # the built-in command, untouched
+    assert "clashing" in listed.stderr and "matforge_add_cli_commands failed" in listed.stderr
+
+
 def test_sys_exit_at_import_is_that_plugins_failure(site):
     make_distribution(site, "acme-schnet", register=REGISTER_SCHNET)
     make_distribution(site, "exits-plugin", prelude="import sys\nsys.exit(3)")
