@@ -108,14 +108,32 @@ def checkpoint_model_args(path: str) -> list[str]:
     """``--model.class_path`` and ``--model.init_args.backbone`` of a matforge checkpoint, so
     that ``matforge validate --ckpt_path X --data ...`` needs no model options (LightningCLI then
     restores the task's other settings from the checkpoint)."""
-    import torch
+    return _model_args(path, *checked_checkpoint(path))
 
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    record = checkpoint.get("matforge") if isinstance(checkpoint, dict) else None
-    backbone = (checkpoint.get("hyper_parameters") or {}).get("backbone") if record else None
-    if not record or not isinstance(backbone, str):
-        raise ShorthandError(f"{path} is not a matforge task checkpoint: give --task and --model")
-    return ["--model.class_path", str(record["task"]).replace(":", "."), "--model.init_args.backbone", backbone]
+
+def _model_args(path: str, task: str, backbone: str | None) -> list[str]:
+    if backbone is None:
+        raise ShorthandError(f"{path}: the checkpoint's backbone has no registry name: give --task and --model")
+    return ["--model.class_path", task_class_path(task), "--model.init_args.backbone", backbone]
+
+
+def checked_checkpoint(path: str) -> tuple[str, str | None]:
+    """Registry names of the task and backbone of the checkpoint ``path``, after checking
+    that LightningCLI may read it: loadable with ``weights_only=True``, a registered task, and
+    no class path in its hyperparameters other than that task's (LightningCLI would import
+    it)."""
+    from matforge.checkpoint import UnregisteredTaskError, load_checkpoint, read_record
+
+    checkpoint = load_checkpoint(path, map_location="cpu")
+    record = read_record(checkpoint, path)
+    class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+    expected = task_class_path(record.task)
+    if class_path is not None and class_path != expected:
+        raise UnregisteredTaskError(
+            f"{path}: its hyperparameters name class {class_path!r}, not {expected!r} of its "
+            f"registered task {record.task!r}; refusing to read it"
+        )
+    return record.task, record.backbone
 
 
 def expand(argv: Sequence[str]) -> Expanded:
@@ -125,6 +143,7 @@ def expand(argv: Sequence[str]) -> Expanded:
     task_position: int | None = None
     has_config = has_class_path = False
     checkpoint: str | None = None
+    names: tuple[str, str | None] = ("", None)
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -161,6 +180,7 @@ def expand(argv: Sequence[str]) -> Expanded:
             if not os.path.isfile(value):
                 raise FileNotFoundError(f"--ckpt_path {value}: no such checkpoint file")
             checkpoint = value
+            names = checked_checkpoint(value)  # before LightningCLI reads its hyperparameters
         if token in ("-c", "--config"):
             has_config = True
         if token == "--model.class_path" or (token == "--model" and value is not None and "." in value):
@@ -170,7 +190,7 @@ def expand(argv: Sequence[str]) -> Expanded:
         out.args.append(token)
         i += 1
     if out.task is None and out.model is None and not (has_config or has_class_path) and checkpoint:
-        out.args[1:1] = checkpoint_model_args(checkpoint)
+        out.args[1:1] = _model_args(checkpoint, *names)
         return out
     if out.task is None and not (has_config or has_class_path) and out.data is not None:
         out.task = devset_task(out.data)

@@ -126,6 +126,7 @@ class MatforgeCLI(LightningCLI):
             extra.append(self.prediction_writer)
         configured = trainer_config.get("callbacks") or []
         kwargs["callbacks"] = [*(configured if isinstance(configured, list) else [configured]), *extra]
+        kwargs["plugins"] = with_safe_checkpoint_io(trainer_config.get("plugins"))
         return super().instantiate_trainer(**kwargs)
 
     # -- messages ---------------------------------------------------------------------------
@@ -220,17 +221,25 @@ def _task_name(class_path: str | None) -> str:
 
 def check_representation(task: Any, datamodule: Any) -> None:
     """Fail before any run directory exists when the data module is set up for another
-    representation than the task's backbone consumes (the task checks again in setup)."""
-    from matforge.tasks import RepresentationMismatchError
+    representation, or other settings, than the task's backbone consumes (the task checks
+    again in setup)."""
+    from matforge.data.representation import check_datamodule
 
-    wanted = task.backbone.representation
-    given = getattr(datamodule, "representation_name", None)
-    if given is not None and given != wanted:
-        raise RepresentationMismatchError(
-            f"model {task.hparams.get('backbone')!r} ({type(task.backbone).__name__}) consumes the "
-            f"{wanted!r} representation but the data module is set up for {given!r}: leave "
-            f"--data.init_args.representation unset or set it to {wanted!r}"
-        )
+    check_datamodule(datamodule, task.backbone)
+
+
+def with_safe_checkpoint_io(plugins: Any) -> list[Any]:
+    """The trainer's ``plugins`` with :class:`~matforge.checkpoint.SafeCheckpointIO` added,
+    so that resuming from ``--ckpt_path`` loads with ``weights_only=True``; a configured
+    checkpoint I/O plugin is kept (the user chose it)."""
+    from lightning_fabric.plugins import CheckpointIO
+
+    from matforge.checkpoint import SafeCheckpointIO
+
+    given = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+    if any(isinstance(p, CheckpointIO) for p in given):
+        return given
+    return [*given, SafeCheckpointIO()]
 
 
 def run_lightning_cli(args: Sequence[str]) -> int:

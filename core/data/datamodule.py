@@ -2,9 +2,11 @@
 
 The representation transform (structure → graph, point cloud, …) runs inside DataLoader
 workers: each dataset is wrapped so that ``__getitem__`` returns ``representation(structure)``
-and the loader's ``collate_fn`` is ``representation.collate``. The task attaches the
-representation its backbone consumes in its ``setup`` (``set_representation``), or it is given
-here by registry name. Dataloaders are plain ``DataLoader`` objects with ``shuffle`` set, so
+and the loader's ``collate_fn`` is ``representation.collate``. The backbone owns the
+representation and its settings: the task attaches them in its ``setup``
+(:meth:`AtomicDataModule.attach_representation`). A representation given here by name, for
+using the datamodule without a task, must agree with the backbone's (see
+:mod:`matforge.data.representation`). Dataloaders are plain ``DataLoader`` objects with ``shuffle`` set, so
 Lightning swaps in its distributed sampler under DDP.
 """
 
@@ -21,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, SequentialSampler
 from matforge.batch import MissingTargetError
 from matforge.data.dataset import AtomicDataset, open_dataset
 from matforge.data.lmdb_format import METADATA_FILE
+from matforge.data.representation import check_datamodule
 from matforge.data.sampler import (
     EpochRandomSampler,
     MaxAtomsBatchSampler,
@@ -127,9 +130,12 @@ class AtomicDataModule(pl.LightningDataModule):
         pin_memory: page-locked batches for faster host → GPU copies.
         targets: targets every sample must carry (others are dropped from the samples);
             ``None`` keeps each structure's targets as stored.
-        representation: registry name of the representation; normally left ``None`` and set
-            by the task from its backbone.
-        representation_args: keyword arguments of that representation (e.g. ``cutoff``).
+        representation: registry name of a representation, to use the datamodule without a
+            task; normally left ``None``: the task attaches its backbone's. With a task, it
+            must be the backbone's (else :class:`RepresentationMismatchError`).
+        representation_args: settings of that representation (e.g. ``cutoff``), likewise
+            for use without a task: with a task each must equal the backbone's own (the
+            backbone owns them; set them on the model instead).
         shuffle: shuffle the training set each epoch.
         drop_last: drop the last incomplete training batch.
         max_atoms: pack training batches up to this many atoms instead of ``batch_size``
@@ -178,6 +184,11 @@ class AtomicDataModule(pl.LightningDataModule):
         self.drop_last = drop_last
         self.max_atoms = max_atoms
         self.representation: Any = None
+        self.representation_from_backbone = False
+        told = representation is not None or bool(representation_args)
+        self.representation_request: tuple[str | None, dict[str, Any]] | None = (
+            (representation, dict(representation_args or {})) if told else None
+        )
         if representation is not None:
             from matforge.registry import registry
 
@@ -211,10 +222,27 @@ class AtomicDataModule(pl.LightningDataModule):
         return None if rep is None else getattr(rep, "name", type(rep).__name__)
 
     def set_representation(self, representation: Any) -> None:
-        """Use ``representation`` (structure → sample, ``.collate``) for every loader."""
+        """Use ``representation`` (structure → sample, ``.collate``) for every loader; a task
+        attached later checks that it is the one its backbone consumes."""
         if not callable(representation) or not hasattr(representation, "collate"):
             raise TypeError("a representation must be callable and have a collate() method")
         self.representation = representation
+        self.representation_from_backbone = False
+
+    def attach_representation(self, backbone: Any) -> None:
+        """Use the representation ``backbone`` consumes, with the backbone's settings (what a
+        task calls in ``setup``). One given by ``set_representation`` that matches is kept.
+
+        Raises:
+            RepresentationMismatchError: this datamodule was given another representation
+                or other settings (names both).
+        """
+        from matforge.interfaces import build_representation
+
+        check_datamodule(self, backbone)
+        if self.representation is None or self.representation_from_backbone or self.representation_request:
+            self.representation = build_representation(backbone)
+            self.representation_from_backbone = True
 
     def _dataset(self, key: str, path: PathLike) -> AtomicDataset:
         if key not in self._datasets:

@@ -22,8 +22,10 @@ import torch
 from torch import Tensor, nn
 
 from matforge.batch import AtomsBatch, MissingTargetError
+from matforge.checkpoint import CHECKPOINT_KEY, write_record
+from matforge.data.representation import RepresentationMismatchError, attach_representation
 from matforge.data.statistics import DatasetStatistics
-from matforge.interfaces import Backbone, build_representation
+from matforge.interfaces import Backbone
 from matforge.models import BackboneSpec, backbone_spec, build_backbone
 from matforge.structure import AtomicStructure
 from matforge.tasks.heads import AtomisticModel, AtomwiseHead, Readout
@@ -39,16 +41,11 @@ from matforge.tasks.optimisation import (
     steps_of,
 )
 
-#: Key of matforge's own record in a Lightning checkpoint (task class, version).
-CHECKPOINT_KEY = "matforge"
+__all__ = ["CHECKPOINT_KEY", "MONITOR", "AtomisticTask", "RepresentationMismatchError"]
 
 #: The loss of the first validation set, logged under this name too so that checkpoint
 #: callbacks have one key to monitor whatever the validation sets are called.
 MONITOR = "val/loss"
-
-
-class RepresentationMismatchError(ValueError):
-    """The datamodule produces batches of another representation than the backbone consumes."""
 
 
 class AtomisticTask(pl.LightningModule):
@@ -207,19 +204,7 @@ class AtomisticTask(pl.LightningModule):
             self._fill_normalizer(statistics)
 
     def _attach_representation(self, datamodule: Any) -> None:
-        wanted = self.backbone.representation
-        current = getattr(datamodule, "representation", None)
-        if current is None:
-            if hasattr(datamodule, "set_representation"):
-                datamodule.set_representation(build_representation(self.backbone))
-            return
-        name = getattr(current, "name", type(current).__name__)
-        if name != wanted:
-            raise RepresentationMismatchError(
-                f"the datamodule produces {name!r} batches but backbone "
-                f"{type(self.backbone).__name__} ({self.hparams.get('backbone')!r}) consumes "
-                f"{wanted!r}; leave the datamodule's representation unset or set it to {wanted!r}"
-            )
+        attach_representation(datamodule, self.backbone)
 
     def training_step(self, batch: AtomsBatch, batch_idx: int) -> Tensor:
         return self._step(batch, "train", training=True)
@@ -294,10 +279,29 @@ class AtomisticTask(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from matforge import __version__
+        write_record(self, checkpoint)  # what rebuilds this task: see matforge.checkpoint
 
-        cls = type(self)
-        checkpoint[CHECKPOINT_KEY] = {"task": f"{cls.__module__}:{cls.__qualname__}", "version": __version__}
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """The task in ``checkpoint_path``, rebuilt through the registry and loaded with
+        ``weights_only=True`` (see :func:`matforge.checkpoint.load_task`); ``kwargs`` override
+        saved task arguments. ``hparams_file`` and ``weights_only=False`` are not supported."""
+        from matforge.checkpoint import CheckpointError, load_task
+
+        if hparams_file is not None or weights_only is False:
+            raise CheckpointError(
+                "matforge tasks load from their checkpoint's own record with weights_only=True; "
+                "hparams_file and weights_only=False are not supported"
+            )
+        return load_task(checkpoint_path, map_location, expected=cls, strict=True if strict is None else strict, **kwargs)
 
     # -- prediction ------------------------------------------------------------------------------
 

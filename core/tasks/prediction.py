@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -68,25 +67,10 @@ def predict_structures(
 
 
 def load_task(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> AtomisticTask:
-    """The task saved in a Lightning checkpoint, whichever task class wrote it.
+    """The task saved in a checkpoint, whichever registered task wrote it (see
+    :func:`matforge.checkpoint.load_task`: ``weights_only=True``, task and backbone rebuilt
+    through the registry, a missing plugin raises ``PluginNotInstalledError`` naming the
+    distribution and version)."""
+    from matforge.checkpoint import load_task as load
 
-    The class comes from matforge's record in the checkpoint; the backbone is rebuilt from
-    the registry (a missing plugin raises ``PluginNotInstalledError`` naming the package).
-    """
-    from matforge.tasks.base import CHECKPOINT_KEY, AtomisticTask
-
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    record = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
-    if not record or "task" not in record:
-        raise ValueError(f"{os.fspath(path)} is not a matforge task checkpoint (no {CHECKPOINT_KEY!r} record)")
-    module_name, _, attr = str(record["task"]).partition(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ImportError(
-            f"checkpoint {os.fspath(path)} was written by task {record['task']!r}, which cannot be "
-            f"imported here: {exc}"
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, AtomisticTask)):
-        raise TypeError(f"checkpoint {os.fspath(path)} names {record['task']!r}, which is not a matforge task")
-    return cls.load_from_checkpoint(path, map_location=map_location)
+    return load(path, map_location)
