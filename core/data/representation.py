@@ -83,7 +83,7 @@ def check_datamodule(datamodule: Any, backbone: Backbone) -> None:
     told = getattr(datamodule, "representation_request", None)
     if told is not None:
         name, settings = told
-        check_matches(name, settings, backbone, source="representation / representation_args")
+        check_matches(name, settings, backbone, source="--data.init_args.representation / representation_args")
     current = getattr(datamodule, "representation", None)
     if current is None or getattr(datamodule, "representation_from_backbone", False):
         return  # nothing set, or set by an earlier attach: the new backbone decides
