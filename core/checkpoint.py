@@ -125,7 +125,10 @@ class CheckpointRecord:
     """Everything that rebuilds the task in a checkpoint, as plain data.
 
     Attributes:
-        task: registry name of the task (kind ``task``).
+        task: registry name of the task (kind ``task``); ``None`` when its class was not
+            registered when saved (then ``task_class`` is matched against the registry at
+            load time, as a string: never imported).
+        task_class: ``module:Class`` of the task, for messages and that match.
         backbone: registry name of the backbone (kind ``model``); ``None`` when the backbone
             was not built by :func:`matforge.models.build_backbone`.
         backbone_args: every constructor argument of the backbone, defaults included.
@@ -139,7 +142,8 @@ class CheckpointRecord:
             with statistics.
     """
 
-    task: str
+    task: str | None
+    task_class: str
     backbone: str | None
     backbone_args: dict[str, Any] = field(default_factory=dict)
     plugin_distribution: str | None = None
@@ -153,6 +157,7 @@ class CheckpointRecord:
         return {
             "format": RECORD_FORMAT,
             "task": self.task,
+            "task_class": self.task_class,
             "backbone": {
                 "name": self.backbone,
                 "args": dict(self.backbone_args),
@@ -170,32 +175,25 @@ class CheckpointRecord:
 
 
 def write_record(task: AtomisticTask, checkpoint: dict[str, Any]) -> CheckpointRecord:
-    """Put ``task``'s :class:`CheckpointRecord` into ``checkpoint`` (a Lightning checkpoint dict).
-
-    Raises:
-        UnregisteredTaskError: ``type(task)`` is not a registered task, so no checkpoint of it
-            could be loaded back.
-    """
+    """Put ``task``'s :class:`CheckpointRecord` into ``checkpoint`` (a Lightning checkpoint dict)."""
     from matforge import __version__
-    from matforge.registry import registry
+    from matforge.registry import RegistryError, registry
 
     cls = type(task)
-    name = registered_task_name(f"{cls.__module__}:{cls.__qualname__}")
-    if name is None:
-        raise UnregisteredTaskError(
-            f"cannot checkpoint {cls.__module__}.{cls.__qualname__}: it is not a registered task, "
-            "so the checkpoint could not be loaded; register it first: "
-            f"registry.register('task', 'NAME', {cls.__qualname__})"
-        )
+    target = f"{cls.__module__}:{cls.__qualname__}"
     spec = task.backbone_spec
     distribution = version = None
     if spec is not None:
-        info = registry.info("model", spec.name)
-        distribution, version = info.distribution, info.version
+        try:
+            info = registry.info("model", spec.name)
+            distribution, version = info.distribution, info.version
+        except RegistryError:  # unregistered since it was built: the record says so on load
+            pass
     backbone = task.backbone
     datamodule = _datamodule_of(task)
     record = CheckpointRecord(
-        task=name,
+        task=registered_task_name(target),
+        task_class=target,
         backbone=spec.name if spec else None,
         backbone_args=dict(spec.args) if spec else {},
         plugin_distribution=distribution,
@@ -226,13 +224,13 @@ def read_record(checkpoint: Any, source: PathLike | str = "checkpoint") -> Check
     """
     where = os.fspath(source)
     raw = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
-    if not isinstance(raw, dict) or not isinstance(raw.get("task"), str):
+    if not isinstance(raw, dict) or not isinstance(raw.get("task"), (str, type(None))):
         raise NotATaskCheckpointError(
             f"{where} is not a matforge task checkpoint (no {CHECKPOINT_KEY!r} record); "
             "checkpoints come from 'matforge fit' or a Trainer fitting a matforge task"
         )
     layout = raw.get("format", 1)
-    if layout == 1:
+    if layout == 1 and isinstance(raw.get("task"), str):
         return _legacy_record(raw, checkpoint, where)
     if layout != RECORD_FORMAT:
         raise NotATaskCheckpointError(
@@ -244,6 +242,7 @@ def read_record(checkpoint: Any, source: PathLike | str = "checkpoint") -> Check
         dataset = raw.get("dataset")
         return CheckpointRecord(
             task=raw["task"],
+            task_class=str(raw.get("task_class", "")),
             backbone=backbone["name"],
             backbone_args=dict(backbone["args"]),
             plugin_distribution=backbone.get("distribution"),
@@ -263,16 +262,11 @@ def _legacy_record(raw: dict[str, Any], checkpoint: dict[str, Any], where: str) 
     """A format-1 record: the task as ``module:Class`` (matched against the registry, never
     imported) and the backbone as saved in the hyperparameters (arguments as given)."""
     task = raw["task"]
-    name = task if ":" not in task else registered_task_name(task)
-    if name is None:
-        raise UnregisteredTaskError(
-            f"{where} names task class {task!r}, which is not a registered task; refusing to import "
-            f"it. Registered tasks: {', '.join(_task_names())}"
-        )
     hparams = checkpoint.get("hyper_parameters") or {}
     backbone = hparams.get("backbone")
     return CheckpointRecord(
-        task=name,
+        task=None if ":" in task else task,
+        task_class=task if ":" in task else "",
         backbone=backbone if isinstance(backbone, str) else None,
         backbone_args=dict(hparams.get("backbone_args") or {}),
         core_version=str(raw.get("version", "")),
@@ -421,7 +415,7 @@ def load_task(
     cls = task_class(record, path)
     if expected is not None and not issubclass(cls, expected):
         raise CheckpointMismatchError(
-            f"{os.fspath(path)} holds a {record.task!r} task ({cls.__name__}), not a {expected.__name__}; "
+            f"{os.fspath(path)} holds a {task_name(record, path)!r} task ({cls.__name__}), not a {expected.__name__}; "
             "load it with matforge.tasks.load_task"
         )
     _warn_on_core_version(record, path)
@@ -434,7 +428,7 @@ def load_task(
         task = cls(**arguments)
     except TypeError as exc:
         raise CheckpointMismatchError(
-            f"{os.fspath(path)}: task {record.task!r} cannot be built from the saved arguments: {exc}"
+            f"{os.fspath(path)}: task {cls.__name__} cannot be built from the saved arguments: {exc}"
         ) from None
     assert isinstance(task, AtomisticTask)
     task.on_load_checkpoint(checkpoint)
@@ -442,6 +436,26 @@ def load_task(
     task.load_state_dict(state, strict=strict)
     device = next((t.device for t in state.values() if isinstance(t, torch.Tensor)), None)
     return task.to(device) if device is not None else task
+
+
+def task_name(record: CheckpointRecord, path: PathLike | str = "checkpoint") -> str:
+    """Registry name of the task ``record`` names (its class matched as a string when it was
+    not registered at save time; nothing is imported).
+
+    Raises:
+        UnregisteredTaskError: no registered task has that name or class.
+    """
+    from matforge.registry import registry
+
+    name = record.task if record.task is not None else registered_task_name(record.task_class)
+    if name is None or ("task", name) not in registry:
+        told = repr(record.task) if record.task is not None else f"class {record.task_class!r}"
+        raise UnregisteredTaskError(
+            f"{os.fspath(path)} names task {told}, which is not a registered task (nothing was "
+            f"imported); registered tasks: {', '.join(_task_names())}. A task class of your own "
+            "must be registered (registry.register('task', NAME, cls)) to load its checkpoints"
+        )
+    return name
 
 
 def task_class(record: CheckpointRecord, path: PathLike | str = "checkpoint") -> type:
@@ -454,17 +468,13 @@ def task_class(record: CheckpointRecord, path: PathLike | str = "checkpoint") ->
     from matforge.registry import RegistryError, registry
     from matforge.tasks.base import AtomisticTask
 
-    if (("task", record.task)) not in registry:
-        raise UnregisteredTaskError(
-            f"{os.fspath(path)} names task {record.task!r}, which is not a registered task; "
-            f"registered tasks: {', '.join(_task_names())}"
-        )
+    name = task_name(record, path)
     try:
-        cls = registry.get("task", record.task)
+        cls = registry.get("task", name)
     except RegistryError as exc:
-        raise UnregisteredTaskError(f"{os.fspath(path)}: task {record.task!r} cannot be loaded: {exc}") from None
+        raise UnregisteredTaskError(f"{os.fspath(path)}: task {name!r} cannot be loaded: {exc}") from None
     if not (isinstance(cls, type) and issubclass(cls, AtomisticTask)):
-        raise UnregisteredTaskError(f"{os.fspath(path)}: registered task {record.task!r} is not a matforge task class")
+        raise UnregisteredTaskError(f"{os.fspath(path)}: registered task {name!r} is not a matforge task class")
     return cls
 
 

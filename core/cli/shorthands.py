@@ -122,18 +122,19 @@ def checked_checkpoint(path: str) -> tuple[str, str | None]:
     that LightningCLI may read it: loadable with ``weights_only=True``, a registered task, and
     no class path in its hyperparameters other than that task's (LightningCLI would import
     it)."""
-    from matforge.checkpoint import UnregisteredTaskError, load_checkpoint, read_record
+    from matforge.checkpoint import UnregisteredTaskError, load_checkpoint, read_record, task_name
 
     checkpoint = load_checkpoint(path, map_location="cpu")
     record = read_record(checkpoint, path)
+    task = task_name(record, path)
     class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
-    expected = task_class_path(record.task)
+    expected = task_class_path(task)
     if class_path is not None and class_path != expected:
         raise UnregisteredTaskError(
             f"{path}: its hyperparameters name class {class_path!r}, not {expected!r} of its "
-            f"registered task {record.task!r}; refusing to read it"
+            f"registered task {task!r}; refusing to read it"
         )
-    return record.task, record.backbone
+    return task, record.backbone
 
 
 def expand(argv: Sequence[str]) -> Expanded:

@@ -154,3 +154,18 @@ def test_representation_settings_that_changed_since_saving_are_an_error(saved, t
 
     with pytest.raises(CheckpointMismatchError, match=r"trained on representation 'atoms' \{'cutoff': 9\.0\}"):
         load_task(edit_checkpoint(saved, tmp_path / "moved.ckpt", moved))
+
+
+class OwnTask(EnergyTask):
+    """A user's task class, registered only after its checkpoint was written."""
+
+
+def test_a_task_class_of_ones_own_loads_once_registered(tmp_path, dataset_dir):
+    path = fit_and_save(OwnTask("toy-pair", {"hidden": 8}), dataset_dir, tmp_path / "own.ckpt")
+    with pytest.raises(UnregisteredTaskError, match=r"class '.*:OwnTask'.*must be registered"):
+        load_task(path)
+    registry.register("task", "ckpt-own", OwnTask)
+    try:
+        assert type(load_task(path)) is OwnTask
+    finally:
+        registry.unregister("task", "ckpt-own")
