@@ -75,6 +75,17 @@ class MatforgeCLI(LightningCLI):
             help="Run directory to use (default: <runs_root>/<task>-<model>-<timestamp>).",
         )
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        # LightningCLI next reads --ckpt_path's hyperparameters (importing their _class_path):
+        # check the file first, wherever the path came from (command line or config file).
+        from matforge.cli.shorthands import checked_checkpoint
+
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and os.path.isfile(ckpt_path):
+            checked_checkpoint(ckpt_path)
+
     # -- run directory ----------------------------------------------------------------------
 
     def before_instantiate_classes(self) -> None:

@@ -156,3 +156,16 @@ def test_cli_validate_refuses_an_unregistered_task(saved, tmp_path, monkeypatch,
     assert "not a registered task" in capsys.readouterr().err
     assert "this" not in sys.modules
     assert issubclass(UnregisteredTaskError, MatforgeUserError)
+
+
+def test_a_checkpoint_named_in_a_config_file_is_checked_too(saved, tmp_path, monkeypatch, dataset_dir, capsys):
+    from matforge.cli.main import main
+
+    path = edit_checkpoint(saved, tmp_path / "zen.ckpt", lambda c: c["hyper_parameters"].update(_class_path="this.Zen"))
+    (tmp_path / "c.yaml").write_text(f"ckpt_path: {path}\n")
+    monkeypatch.chdir(tmp_path)
+    sys.modules.pop("this", None)
+    status = main(["validate", "--task", "is2re", "--model", "toy-pair", "--data", str(dataset_dir), "--config", "c.yaml"])
+    assert status == 1
+    assert "'this.Zen'" in capsys.readouterr().err
+    assert "this" not in sys.modules
