@@ -84,7 +84,8 @@ def bound_arguments(name: str, factory: Any, args: dict[str, Any]) -> dict[str, 
         elif kind is not inspect.Parameter.VAR_POSITIONAL:
             resolved[parameter] = value
     _check_json_like(name, resolved)
-    return copy.deepcopy(resolved)
+    # as plain JSON data (tuples become lists), exactly what a checkpoint and a config hold
+    return json.loads(json.dumps(resolved))
 
 
 def backbone_spec(backbone: Backbone) -> BackboneSpec | None:
