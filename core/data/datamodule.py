@@ -197,6 +197,20 @@ class AtomicDataModule(pl.LightningDataModule):
         self._num_atoms: dict[str, Any] = {}
 
     @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None, **kwargs: Any
+    ) -> AtomicDataModule:
+        """The datamodule saved in a task checkpoint, read with ``weights_only=True`` (see
+        :func:`matforge.checkpoint.load_checkpoint`); ``kwargs`` override saved arguments."""
+        from matforge.checkpoint import CheckpointError, load_checkpoint
+
+        if hparams_file is not None:
+            raise CheckpointError("AtomicDataModule.load_from_checkpoint does not take hparams_file")
+        checkpoint = load_checkpoint(checkpoint_path, map_location=map_location)
+        saved = checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_KEY) or {}
+        return cls(**{**{k: v for k, v in saved.items() if not k.startswith("_")}, **kwargs})
+
+    @classmethod
     def from_devset(cls, name: str, **kwargs: Any) -> AtomicDataModule:
         """The devset ``name``: ``train``, its ``val…`` splits as named validation sets, and
         ``test`` when it has one (unknown names list the devsets)."""

@@ -169,3 +169,11 @@ def test_a_checkpoint_named_in_a_config_file_is_checked_too(saved, tmp_path, mon
     assert status == 1
     assert "'this.Zen'" in capsys.readouterr().err
     assert "this" not in sys.modules
+
+
+def test_the_datamodule_loads_from_a_checkpoint_safely(saved, tmp_path, dataset_dir):
+    assert AtomicDataModule.load_from_checkpoint(saved).hparams.path == str(dataset_dir)
+    path, marker = _hostile(saved, tmp_path)
+    with pytest.raises(UnsafeCheckpointError):
+        AtomicDataModule.load_from_checkpoint(path)
+    assert not marker.exists()
