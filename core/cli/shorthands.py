@@ -104,16 +104,15 @@ def devset_properties(value: str) -> tuple[str, ...]:
     return tuple(getattr(devset, "default_properties", ()))
 
 
-def checkpoint_model_args(path: str) -> list[str]:
-    """``--model.class_path`` and ``--model.init_args.backbone`` of a matforge checkpoint, so
-    that ``matforge validate --ckpt_path X --data ...`` needs no model options (LightningCLI then
-    restores the task's other settings from the checkpoint)."""
-    return _model_args(path, *checked_checkpoint(path))
+def checkpoint_model_args(path: str, task: str, backbone: str | None) -> list[str]:
+    """``--model.class_path`` and ``--model.init_args.backbone`` of a checkpoint's task and
+    backbone (from :func:`checked_checkpoint`), so that ``matforge validate --ckpt_path X
+    --data ...`` needs no model options (LightningCLI then restores the task's other settings
+    from the checkpoint)."""
+    from matforge.checkpoint import CheckpointError
 
-
-def _model_args(path: str, task: str, backbone: str | None) -> list[str]:
     if backbone is None:
-        raise ShorthandError(f"{path}: the checkpoint's backbone has no registry name: give --task and --model")
+        raise CheckpointError(f"{path}: the checkpoint's backbone has no registry name: give --task and --model")
     return ["--model.class_path", task_class_path(task), "--model.init_args.backbone", backbone]
 
 
@@ -191,7 +190,7 @@ def expand(argv: Sequence[str]) -> Expanded:
         out.args.append(token)
         i += 1
     if out.task is None and out.model is None and not (has_config or has_class_path) and checkpoint:
-        out.args[1:1] = _model_args(checkpoint, *names)
+        out.args[1:1] = checkpoint_model_args(checkpoint, *names)
         return out
     if out.task is None and not (has_config or has_class_path) and out.data is not None:
         out.task = devset_task(out.data)
