@@ -74,7 +74,8 @@ def bound_arguments(name: str, factory: Any, args: dict[str, Any]) -> dict[str, 
     try:
         bound = signature.bind(**args)
     except TypeError as exc:
-        raise TypeError(f"model {name!r}: {exc}") from None
+        valid = [p.name for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        raise TypeError(f"model {name!r}: {exc}; its arguments are: {', '.join(valid) or 'none'}") from None
     bound.apply_defaults()
     resolved: dict[str, Any] = {}
     for parameter, value in bound.arguments.items():

@@ -169,3 +169,14 @@ def test_a_task_class_of_ones_own_loads_once_registered(tmp_path, dataset_dir):
         assert type(load_task(path)) is OwnTask
     finally:
         registry.unregister("task", "ckpt-own")
+
+
+def test_bound_arguments_flatten_keyword_arguments_and_name_the_valid_ones():
+    from matforge.models import bound_arguments
+
+    def factory(hidden: int = 4, *, cutoff: float = 5.0, **extra):
+        return None
+
+    assert bound_arguments("m", factory, {"layers": 2}) == {"hidden": 4, "cutoff": 5.0, "layers": 2}
+    with pytest.raises(TypeError, match=r"model 'toy-pair': .*'hiden'.*arguments are: hidden, num_radial, cutoff"):
+        bound_arguments("toy-pair", PairMLP, {"hiden": 8})
