@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from matforge.training.curves import Curves
 from matforge.predictions import Predictions
+from matforge.training.curves import Curves
 from matforge.training.table import order_metrics, order_splits
 
 #: Points drawn per parity panel at most (the MAE always uses every value).

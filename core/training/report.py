@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from matforge.predictions import load_predictions
 from matforge.training.curves import read_curves
 from matforge.training.plotting import plot_learning_curves, plot_parity, require_matplotlib
-from matforge.predictions import load_predictions
 from matforge.training.rundir import RunDirectory
 
 

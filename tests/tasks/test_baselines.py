@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from matforge.baselines import baseline_metrics, baseline_predictions, composition_energies, prediction_metrics
+from matforge.baselines import (
+    baseline_metrics,
+    baseline_predictions,
+    composition_energies,
+    prediction_metrics,
+)
 from matforge.data.statistics import DatasetStatistics, LinearReference
 from matforge.predictions import Predictions
 from matforge.structure import AtomicStructure
