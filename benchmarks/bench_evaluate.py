@@ -49,17 +49,19 @@ def forward_forces_seconds(task, batches) -> tuple[float, float]:
     start, cpu = time.perf_counter(), time.process_time()
     with torch.no_grad():  # forces enable autograd for themselves
         for batch in batches:
-            task(batch)
+            task(batch.to(task.device))
+    if task.device.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start, time.process_time() - cpu
 
 
-def evaluate_seconds(checkpoint: Path, split: str, batch_size: int, out: Path) -> tuple[float, float, int]:
+def evaluate_seconds(checkpoint: Path, split: str, batch_size: int, out: Path, device: str) -> tuple[float, float, int]:
     """Wall and CPU seconds of one evaluate() call on ``split``, and the structures it scored."""
     from matforge.training.evaluation import evaluate
 
     start, cpu = time.perf_counter(), time.process_time()
     result = evaluate(checkpoint, data="devset:emt-s2ef", splits=[split], batch_size=batch_size, out=out,
-                      accelerator="cpu", progress=False)  # fmt: skip
+                      accelerator=device, progress=False)  # fmt: skip
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     return wall, cpu, result.timings[split].structures
 
@@ -71,6 +73,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or gpu (both candidates run there)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -80,7 +83,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = trained_checkpoint(args.model, Path(tmp))
-        task = load_task(checkpoint).eval()
+        task = load_task(checkpoint).eval().to("cuda" if args.device == "gpu" else "cpu")
         dataset = open_dataset(f"devset:emt-s2ef/{args.split}")
         structures = list(dataset)
         dataset.close()
@@ -90,13 +93,13 @@ def main() -> None:
         forward_forces_seconds(task, batches[:2])  # warm-up
         ours, peer = [], []
         for _ in range(args.repeats):  # interleaved: A B A B …
-            ours.append(evaluate_seconds(checkpoint, args.split, args.batch_size, Path(tmp) / "evaluation"))
+            ours.append(evaluate_seconds(checkpoint, args.split, args.batch_size, Path(tmp) / "evaluation", args.device))
             peer.append(forward_forces_seconds(task, batches))
     count = ours[0][2]
     ours_rate = count / statistics.median(w for w, _, _ in ours)
     peer_rate = len(structures) / statistics.median(w for w, _ in peer)
     print(f"{args.model}, emt-s2ef/{args.split} ({count} structures), batch {args.batch_size}, "
-          f"{args.threads} thread(s), {args.repeats} interleaved repeats (median)")  # fmt: skip
+          f"{args.device}, {args.threads} thread(s), {args.repeats} interleaved repeats (median)")  # fmt: skip
     print(f"  evaluate():        {ours_rate:7.1f} structures/s  (wall {statistics.median(w for w, _, _ in ours):.2f} s, "
           f"CPU {statistics.median(c for _, c, _ in ours):.2f} s)")  # fmt: skip
     print(f"  forward+forces:    {peer_rate:7.1f} structures/s  (wall {statistics.median(w for w, _ in peer):.2f} s, "
@@ -105,7 +108,7 @@ def main() -> None:
     print(f"  ratio evaluate / forward+forces: {ratio:.2f} (goal >= {GOAL})")
     spread = max(w for w, _, _ in ours) - min(w for w, _, _ in ours)
     record("evaluate throughput", ours_rate, "structures/s", peer="forward+forces, same batches", peer_value=peer_rate,
-           spread=spread, context=f"{args.model}, emt-s2ef/{args.split}, batch {args.batch_size}")  # fmt: skip
+           spread=spread, context=f"{args.model}, emt-s2ef/{args.split}, batch {args.batch_size}, {args.device}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -125,10 +125,7 @@ def plot_parity(
     for ax, pred in zip(axes.flat, panels):
         est, ref = (np.ravel(a) for a in pred.pair(quantity))
         mae = float(np.mean(np.abs(est - ref))) if ref.size else float("nan")
-        legend = f"MAE = {mae:.3f} {unit} (n={ref.size})"
-        baseline = (baselines or {}).get(pred.name)
-        if baseline is not None and baseline > 0:
-            legend += f"\nbaseline MAE = {baseline:.3f} {unit} (model {mae / baseline:.2f}×)"
+        legend = parity_legend(mae, unit, ref.size, (baselines or {}).get(pred.name))
         lo, hi = _limits(ref, est)
         ax.plot([lo, hi], [lo, hi], color="grey", linewidth=1, linestyle="--", label="y = x")
         shown = _subsample(ref.size, MAX_POINTS)
@@ -146,6 +143,14 @@ def plot_parity(
     if title:
         fig.suptitle(title)
     return _save(fig, plt, path)
+
+
+def parity_legend(mae: float, unit: str, count: int, baseline: float | None = None) -> str:
+    """The parity panel's legend: the model's MAE and, given the baseline's, that and the ratio."""
+    text = f"MAE = {mae:.3f} {unit} (n={count})"
+    if baseline is not None and baseline > 0:
+        text += f"\nbaseline MAE = {baseline:.3f} {unit} (model {mae / baseline:.2f}×)"
+    return text
 
 
 def _subsample(size: int, limit: int) -> np.ndarray:

@@ -32,13 +32,11 @@ def plot_run(run_path: Path, out: Path | None = None, evaluate: bool = True) -> 
         print(f"evaluating {run.best_checkpoint} for the parity plots")
         evaluate_run(run)
         predictions = load_predictions(run.evaluation / "predictions")
-    if predictions:
-        title = f"{run.path.name}: predicted vs reference"
-        paths.append(plot_parity(predictions, "energy", out / "parity_energy.png", title=title,
-                                 baselines=baseline_maes(run, "energy_mae")))  # fmt: skip
-        if any("forces" in p.references for p in predictions):
-            paths.append(plot_parity(predictions, "forces", out / "parity_forces.png", title=title,
-                                     baselines=baseline_maes(run, "force_mae")))  # fmt: skip
+    title = f"{run.path.name}: predicted vs reference"
+    for quantity, metric in (("energy", "energy_mae"), ("forces", "force_mae")):
+        if any(quantity in p.references for p in predictions):
+            paths.append(plot_parity(predictions, quantity, out / f"parity_{quantity}.png", title=title,
+                                     baselines=baseline_maes(run, metric)))  # fmt: skip
     return paths
 
 

@@ -76,3 +76,11 @@ def test_metric_units_follow_the_names():
     assert [metric_unit(m) for m in ("energy_mae", "energy_per_atom_mae", "force_rmse", "force_cos",
                                      "energy_ewt", "stress_mae", "loss", "force_loss")] == [
         "eV", "eV/atom", "eV/Å", "cosine", "fraction", "eV/Å³", "normalised", "normalised"]
+
+
+def test_parity_legend_names_the_baseline_and_the_ratio():
+    pytest.importorskip("matplotlib")
+    from matforge.training.plotting import parity_legend
+
+    assert parity_legend(0.1, "eV", 8, 0.4) == "MAE = 0.100 eV (n=8)\nbaseline MAE = 0.400 eV (model 0.25×)"
+    assert parity_legend(0.1, "eV", 8) == "MAE = 0.100 eV (n=8)"

@@ -59,6 +59,19 @@ def test_evaluate_adds_baselines_on_the_same_splits(trained_run, cluster_data, t
     assert set(table["baselines"]) == {"energy", "forces"}
 
 
+def test_evaluate_runs_the_model_once_per_batch(trained_run, monkeypatch):
+    from matforge.tasks import EnergyForceTask
+    from matforge.training.evaluation import evaluate
+
+    calls = []
+    predict = EnergyForceTask._predict
+    monkeypatch.setattr(EnergyForceTask, "_predict", lambda self, batch, **kw: calls.append(batch.num_graphs)
+                        or predict(self, batch, **kw))  # fmt: skip
+    result = evaluate(trained_run, batch_size=8, predictions=False, progress=False)
+    assert sorted(calls) == [8] * (24 // 8 + 8 // 8 + 8 // 8)  # train, val_id, val_ood_ads: one pass each
+    assert {s: t.structures for s, t in result.timings.items()} == {"train": 24, "val_id": 8, "val_ood_ads": 8}
+
+
 def test_evaluate_without_a_terminal_prints_one_line_per_split(trained_run, capsys):
     assert main(["evaluate", str(trained_run), "--no-predictions"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if " structures in " in line]
