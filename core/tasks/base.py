@@ -155,8 +155,9 @@ class AtomisticTask(pl.LightningModule):
 
     @property
     def target_names(self) -> dict[str, str]:
-        """Predicted quantity → the dataset target it is trained on (``energy`` → ``energy_relaxed``)."""
-        raise NotImplementedError
+        """Predicted quantity → the dataset target it is trained on (``energy`` → ``energy_relaxed``);
+        a quantity not named here is compared with the target of its own name."""
+        return {}
 
     def _scored_atoms(self, batch: AtomsBatch) -> Tensor:
         """[N] bool: atoms whose per-atom values count in loss and metrics."""
