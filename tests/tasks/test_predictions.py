@@ -65,3 +65,15 @@ def test_property_predictions_name_their_targets(clusters):
         s.targets = {"gap": np.asarray(float(k))}
     predicted = PropertyTask("toy-pair", properties=["gap"]).predict(labelled)
     assert predicted.targets == {"gap": "gap"} and predicted.references["gap"].tolist() == [0.0, 1.0]
+
+
+def test_voigt_stress_references_are_compared_as_matrices(clusters):
+    periodic = []
+    for s in clusters[:2]:
+        s = s.copy()
+        s.cell, s.pbc = np.diag([10.0, 11.0, 12.0]), np.array([True, True, True])
+        s.targets = {**s.targets, "stress": np.arange(6.0)}  # xx yy zz yz xz xy
+        periodic.append(s)
+    predicted = EnergyForceTask("toy-pair", {"hidden": 8}, stress=True).predict(periodic)
+    assert predicted["stress"].shape == predicted.references["stress"].shape == (2, 3, 3)
+    np.testing.assert_array_equal(predicted.references["stress"][0], [[0, 5, 4], [5, 1, 3], [4, 3, 2]])
