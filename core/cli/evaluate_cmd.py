@@ -24,7 +24,9 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--data", help="devset:NAME (all its splits) or a dataset directory")
     parser.add_argument("--splits", nargs="+", help="only these splits (default: all)")
-    parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: the data module's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: the run's)")
+    parser.add_argument("--num-workers", type=int, default=None,
+                        help="DataLoader processes building the graphs (default: the run's, else 0)")
     parser.add_argument(
         "--out", help="output folder (default: RUN_DIR/evaluation for a run's checkpoint, else next to it)"
     )
@@ -49,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         predictions=args.predictions,
         accelerator=args.accelerator,
         progress=args.progress,
+        num_workers=args.num_workers,
     )
     result.print()
     return 0

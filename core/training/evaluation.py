@@ -62,6 +62,7 @@ def evaluate(
     predictions: bool = True,
     accelerator: str = "auto",
     progress: bool = True,
+    num_workers: int | None = None,
 ) -> Evaluation:
     """Metrics of ``checkpoint`` (a ``.ckpt`` or a run directory) on every split of ``data``.
 
@@ -70,7 +71,8 @@ def evaluate(
     training data, else ``data``'s ``train`` split; no baseline rows without one). Writes
     ``metrics.csv``, ``metrics.json`` and (unless ``predictions=False``)
     ``predictions/<split>.npz`` into ``out`` (default: the run's ``evaluation/`` folder, else
-    ``<checkpoint stem>-evaluation/`` beside the checkpoint).
+    ``<checkpoint stem>-evaluation/`` beside the checkpoint). ``batch_size`` and
+    ``num_workers`` (DataLoader processes building the graphs) default to the run's.
     """
     from matforge.tasks import load_task
 
@@ -86,7 +88,9 @@ def evaluate(
         raise EvaluationInputError("say which data to evaluate on: --data devset:NAME or a dataset directory")
     task = load_task(checkpoint)
     batch_size = batch_size or (run_batch_size(run) if run else None) or DEFAULT_BATCH_SIZE
-    datamodule = evaluation_datamodule(data, splits, batch_size)
+    if num_workers is None:
+        num_workers = (_run_data_args(run).get("num_workers") if run else None) or 0
+    datamodule = evaluation_datamodule(data, splits, batch_size, num_workers)
     statistics = training_statistics(trained_on or data)
     out = Path(out) if out else (run.evaluation if run else checkpoint.with_name(f"{checkpoint.stem}-evaluation"))
     files: list[Path] = []
@@ -179,7 +183,7 @@ def evaluate_run(run: RunDirectory) -> Evaluation:
     return evaluate(run.path)
 
 
-def evaluation_datamodule(data: str, splits: list[str] | None, batch_size: int) -> Any:
+def evaluation_datamodule(data: str, splits: list[str] | None, batch_size: int, num_workers: int = 0) -> Any:
     """A DataModule with every split of ``data`` (or those in ``splits``) as a named
     validation set, the training split included."""
     from matforge.data.datamodule import AtomicDataModule, split_paths
@@ -190,7 +194,7 @@ def evaluation_datamodule(data: str, splits: list[str] | None, batch_size: int) 
         if unknown:
             raise EvaluationInputError(f"{data} has no split {', '.join(unknown)}; its splits: {', '.join(paths)}")
         paths = {s: paths[s] for s in splits}
-    return AtomicDataModule(val=paths, batch_size=batch_size)
+    return AtomicDataModule(val=paths, batch_size=batch_size, num_workers=num_workers)
 
 
 def training_statistics(data: str) -> Any:
@@ -211,18 +215,18 @@ def training_statistics(data: str) -> Any:
 
 def run_data(run: RunDirectory) -> str | None:
     """The dataset a run trained on, from its ``config.yaml`` (``data.init_args.path``)."""
-    init_args = _run_config(run).get("data", {}).get("init_args", {}) or {}
-    return init_args.get("path")
+    return _run_data_args(run).get("path")
 
 
 def run_batch_size(run: RunDirectory) -> int | None:
-    init_args = _run_config(run).get("data", {}).get("init_args", {}) or {}
-    return init_args.get("batch_size")
+    return _run_data_args(run).get("batch_size")
 
 
-def _run_config(run: RunDirectory) -> dict[str, Any]:
+def _run_data_args(run: RunDirectory) -> dict[str, Any]:
+    """``data.init_args`` of the run's ``config.yaml`` (empty without one)."""
     if not run.config.is_file():
         return {}
     import yaml
 
-    return yaml.safe_load(run.config.read_text()) or {}
+    config = yaml.safe_load(run.config.read_text()) or {}
+    return (config.get("data") or {}).get("init_args") or {}

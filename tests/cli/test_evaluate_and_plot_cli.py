@@ -72,6 +72,17 @@ def test_evaluate_runs_the_model_once_per_batch(trained_run, monkeypatch):
     assert {s: t.structures for s, t in result.timings.items()} == {"train": 24, "val_id": 8, "val_ood_ads": 8}
 
 
+def test_evaluate_builds_graphs_in_workers_with_the_same_result(trained_run, tmp_path):
+    from matforge.training.evaluation import evaluate
+
+    def table(workers: int) -> dict:
+        result = evaluate(trained_run, splits=["val_id"], out=tmp_path / str(workers), num_workers=workers,
+                          predictions=False, progress=False)  # fmt: skip
+        return result.table.to_dict()["rows"]
+
+    assert table(1) == table(0)
+
+
 def test_evaluate_without_a_terminal_prints_one_line_per_split(trained_run, capsys):
     assert main(["evaluate", str(trained_run), "--no-predictions"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if " structures in " in line]
