@@ -24,7 +24,7 @@ from matforge.training.defaults import (
     flag_enabled,
     quiet_lightning,
 )
-from matforge.training.prediction_writer import PredictionWriter
+from matforge.training.prediction_writer import PredictionWriter, predictions_folder
 from matforge.training.rundir import RUN_DIR_ENV, RunDirectory
 
 DEFAULT_SEED = 0
@@ -49,6 +49,7 @@ class MatforgeCLI(LightningCLI):
     def __init__(self, args: Sequence[str], **kwargs: Any) -> None:
         self.run: RunDirectory | None = None
         self.prediction_writer: PredictionWriter | None = None
+        self.predictions_dir: Path | None = None
         super().__init__(
             model_class=_task_base_class(),
             datamodule_class=_datamodule_base_class(),
@@ -90,7 +91,14 @@ class MatforgeCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
-        self.run = self._choose_run_directory(config)
+        if self.subcommand in ("validate", "test"):
+            config.verbose = False  # matforge prints its own table (after_validate)
+        checkpoint = config.get("ckpt_path")
+        if self.subcommand == "predict" and not config.get("run_dir") and checkpoint and Path(checkpoint).is_file():
+            # predictions of a checkpoint go next to it, not into a new run directory
+            self.run, self.predictions_dir = None, predictions_folder(checkpoint)
+        else:
+            self.run = self._choose_run_directory(config)
         self.save_config_kwargs = {"run": self.run}
 
     def _choose_run_directory(self, config: Any) -> RunDirectory:
@@ -126,14 +134,17 @@ class MatforgeCLI(LightningCLI):
             kwargs.setdefault("default_root_dir", trainer_config.get("default_root_dir") or str(run.path))
             if trainer_config.get("logger") in (None, True):
                 kwargs["logger"] = default_loggers(run)
+        elif self.predictions_dir is not None and trainer_config.get("logger") in (None, True):
+            kwargs["logger"] = False
         extra = default_callbacks(
             run,
             monitor=getattr(self.model, "monitor", None),
             progress_bar=flag_enabled(trainer_config, "enable_progress_bar"),
             checkpoints=self.subcommand == "fit" and flag_enabled(trainer_config, "enable_checkpointing"),
         )
-        if self.subcommand == "predict" and run is not None:
-            self.prediction_writer = PredictionWriter(run.path / "predictions")
+        folder = self.predictions_dir or (run.path / "predictions" if run is not None else None)
+        if self.subcommand == "predict" and folder is not None:
+            self.prediction_writer = PredictionWriter(folder)
             extra.append(self.prediction_writer)
         configured = trainer_config.get("callbacks") or []
         kwargs["callbacks"] = [*(configured if isinstance(configured, list) else [configured]), *extra]
@@ -161,8 +172,25 @@ class MatforgeCLI(LightningCLI):
     def before_validate(self) -> None:
         self.before_fit()
 
+    def after_validate(self) -> None:
+        self._print_table()
+
     def before_test(self) -> None:
         self.before_fit()
+
+    def after_test(self) -> None:
+        self._print_table()
+
+    def _print_table(self) -> None:
+        """The logged metrics as matforge's table (one column per named set, full names)."""
+        from matforge.training.table import MetricsTable
+
+        if not self.trainer.is_global_zero:
+            return
+        logged = {k: float(v) for k, v in self.trainer.callback_metrics.items()}
+        table = MetricsTable.from_logged(logged)
+        if table.metrics:
+            table.print(title=f"matforge {self.subcommand}")
 
     def before_predict(self) -> None:
         self.before_fit()

@@ -123,7 +123,7 @@ class AtomicDataModule(pl.LightningDataModule):
         val: validation set(s): one path (named ``val``), a list (named after their folders
             or splits) or ``{name: path}``; logged under their names (``val_id/loss``).
         test: test set(s), as ``val``.
-        predict: dataset(s) to predict on.
+        predict: dataset(s) to predict on, as ``val`` (one path is named after its split or folder).
         batch_size: structures per training batch.
         eval_batch_size: structures per validation/test/predict batch (default batch_size).
         num_workers: DataLoader worker processes (the representation runs there).
@@ -172,7 +172,8 @@ class AtomicDataModule(pl.LightningDataModule):
         self._train: PathLike | None = train if train is not None else splits.get("train")
         self._val = _named(val, "val") if val is not None else {k: v for k, v in splits.items() if k.startswith("val")}
         self._test = _named(test, "test") if test is not None else {k: v for k, v in splits.items() if k.startswith("test")}
-        self._predict = _named(predict, "predict")
+        # a single prediction set is named after its split or folder: files are <set>.npz
+        self._predict = _named([predict] if isinstance(predict, (str, os.PathLike)) else predict, "predict")
         if path is not None and self._train is None and not (self._val or self._test):
             raise ValueError(f"{path!r} has no train, val* or test* split: {', '.join(splits)}")
         self.batch_size = batch_size
@@ -229,6 +230,11 @@ class AtomicDataModule(pl.LightningDataModule):
     @property
     def test_names(self) -> list[str]:
         return list(self._test)
+
+    @property
+    def predict_names(self) -> list[str]:
+        """Prediction set names, in the order of :meth:`predict_dataloader`."""
+        return list(self._predict)
 
     @property
     def representation_name(self) -> str | None:

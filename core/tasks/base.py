@@ -27,6 +27,7 @@ from matforge.data.representation import RepresentationMismatchError, attach_rep
 from matforge.data.statistics import DatasetStatistics
 from matforge.interfaces import Backbone
 from matforge.models import BackboneSpec, backbone_spec, build_backbone
+from matforge.predictions import Predictions
 from matforge.structure import AtomicStructure
 from matforge.tasks.heads import AtomisticModel, AtomwiseHead, Readout
 from matforge.tasks.metrics import MetricGroup, SplitMetrics
@@ -46,6 +47,9 @@ __all__ = ["CHECKPOINT_KEY", "MONITOR", "AtomisticTask", "RepresentationMismatch
 #: The loss of the first validation set, logged under this name too so that checkpoint
 #: callbacks have one key to monitor whatever the validation sets are called.
 MONITOR = "val/loss"
+
+#: Predicted quantities with one row per atom (all others have one per structure).
+PER_ATOM_QUANTITIES: frozenset[str] = frozenset({"forces"})
 
 
 class AtomisticTask(pl.LightningModule):
@@ -146,6 +150,21 @@ class AtomisticTask(pl.LightningModule):
         """Which derivatives :meth:`predict` computes unless told (``forces``, ``stress``)."""
         return {"forces": False, "stress": False}
 
+    @property
+    def target_names(self) -> dict[str, str]:
+        """Predicted quantity → the dataset target it is trained on (``energy`` → ``energy_relaxed``);
+        a quantity not named here is compared with the target of its own name."""
+        return {}
+
+    def _scored_atoms(self, batch: AtomsBatch) -> Tensor:
+        """[N] bool: atoms whose per-atom values count in loss and metrics."""
+        return torch.ones_like(batch.fixed)
+
+    def _reference_of(self, batch: AtomsBatch, quantity: str, predicted: Tensor) -> Tensor | None:
+        """The batch's reference values of ``quantity`` shaped like ``predicted``, if it has them."""
+        value = batch.targets.get(self.target_names.get(quantity, quantity))
+        return None if value is None or value.numel() != predicted.numel() else value.reshape(predicted.shape)
+
     # -- the network ---------------------------------------------------------------------------
 
     @property
@@ -222,8 +241,8 @@ class AtomisticTask(pl.LightningModule):
     def test_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         return self._step(batch, self._split_name("test", dataloader_idx), training=False)
 
-    def predict_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
-        return self._predict(batch, create_graph=False)
+    def predict_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Predictions:
+        return self.predictions_of(batch, self._predict(batch, create_graph=False))
 
     def _step(self, batch: AtomsBatch, split: str, *, training: bool) -> Tensor:
         pred = self._predict(batch, create_graph=training)
@@ -303,7 +322,48 @@ class AtomisticTask(pl.LightningModule):
             )
         return load_task(checkpoint_path, map_location, expected=cls, strict=True if strict is None else strict, **kwargs)
 
-    # -- prediction ------------------------------------------------------------------------------
+    # -- prediction and evaluation ---------------------------------------------------------------
+
+    def predictions_of(self, batch: AtomsBatch, values: dict[str, Tensor], name: str = "predict") -> Predictions:
+        """``values`` predicted for ``batch`` as :class:`~matforge.predictions.Predictions`, with
+        the batch's reference values and scored atoms (on the CPU, float64)."""
+
+        def numpy(t: Tensor) -> Any:
+            return t.detach().to("cpu", torch.float64 if t.is_floating_point() else t.dtype).numpy()
+
+        references = {}
+        for quantity, predicted in values.items():
+            reference = self._reference_of(batch, quantity, predicted)
+            if reference is not None:
+                references[quantity] = numpy(reference)
+        per_atom = PER_ATOM_QUANTITIES & set(values)
+        return Predictions(
+            predicted={q: numpy(v) for q, v in values.items()},
+            num_atoms=numpy(batch.num_atoms),
+            atomic_numbers=numpy(batch.atomic_numbers),
+            per_atom=per_atom,
+            references=references,
+            targets={q: t for q, t in self.target_names.items() if q in values},
+            scored=numpy(self._scored_atoms(batch)),
+            sid=[str(ids.get("sid", "")) for ids in batch.ids] if batch.ids else None,
+            index=[int(ids.get("index", -1)) for ids in batch.ids] if batch.ids else None,
+            name=name,
+        )
+
+    def evaluate_batch(self, batch: AtomsBatch, split: str) -> Predictions:
+        """Score one batch of ``split`` as validation does (the split's metrics and loss means
+        are updated, nothing is logged) and return its predictions; results via
+        :meth:`evaluation_results`."""
+        pred = self._predict(batch, create_graph=False)
+        losses = self._losses(pred, batch)
+        self._record(self.metrics(split, self.device), pred, batch)
+        for name, value in losses.items():
+            self.metrics.loss(split, name, self.device)[0].update(value.detach(), weight=batch.num_graphs)
+        return self.predictions_of(batch, pred, split)
+
+    def evaluation_results(self, split: str) -> dict[str, float]:
+        """``{metric: value}`` of what :meth:`evaluate_batch` scored on ``split``; resets them."""
+        return self.metrics.results(split)
 
     @torch.no_grad()
     def predict(
@@ -313,13 +373,15 @@ class AtomisticTask(pl.LightningModule):
         batch_size: int = 16,
         forces: bool | None = None,
         stress: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> Predictions:
         """Predictions for ``structures`` (:class:`AtomicStructure` or ``ase.Atoms``).
 
-        Returns a dict of numpy values in physical units: per-structure targets as arrays
-        with leading dimension G (``energy`` [G] eV, ``stress`` [G, 3, 3] eV/Å³, properties),
-        per-atom ones as a list of G arrays (``forces``: [N_i, 3] eV/Å).
-        ``forces``/``stress`` default to what the task trains (forces for ``s2ef``).
+        Returns :class:`~matforge.predictions.Predictions` (a mapping of numpy values in
+        physical units): per-structure quantities with leading dimension G (``energy`` [G] eV,
+        ``stress`` [G, 3, 3] eV/Å³, properties), per-atom ones concatenated (``forces`` [N, 3]
+        eV/Å; ``.per_structure("forces")`` splits them), with reference values where every
+        structure carries the task's targets. ``forces``/``stress`` default to what the task
+        trains (forces for ``s2ef``).
         """
         from matforge.tasks.prediction import predict_structures
 
