@@ -411,8 +411,9 @@ class Registry:
             installed = importlib_metadata.distribution(distribution).version
         except importlib_metadata.PackageNotFoundError:
             installed = None
+        provider = f"{distribution} {version}" if version else distribution
         if installed is None:
-            what = f"which is not installed. Install it with 'pip install {wanted}'"
+            what = f"which is not installed here: pip install '{wanted}'"
         else:
             status = next((p for p in self.plugins() if p.spec.distribution == distribution), None)
             state = f"is {status.status}: {status.error}" if status is not None and status.status != "ok" else (
@@ -420,8 +421,8 @@ class Registry:
             )
             what = f"which is installed ({distribution} {installed}) but {state} (see 'matforge plugins')"
             if version and version != installed:
-                what += f"; the name was provided by version {version}: 'pip install {wanted}'"
-        return PluginNotInstalledError(f"{kind} {name!r} is provided by the plugin distribution {distribution!r}, {what}")
+                what += f"; the name was provided by version {version}: pip install '{wanted}'"
+        return PluginNotInstalledError(f"{kind} {name!r} from {provider}, {what}")
 
     def _check_kind(self, kind: str, word: str | None = None) -> None:
         if kind not in self._kinds:

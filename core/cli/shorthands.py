@@ -131,18 +131,36 @@ def devset_properties(value: str) -> tuple[str, ...]:
     return tuple(getattr(devset, "default_properties", ()))
 
 
-def checkpoint_model_args(path: str) -> list[str]:
-    """``--model.class_path`` and ``--model.init_args.backbone`` of a matforge checkpoint, so
-    that ``matforge validate --ckpt_path X --data ...`` needs no model options (LightningCLI then
-    restores the task's other settings from the checkpoint)."""
-    import torch
+def checkpoint_model_args(path: str, task: str, backbone: str | None) -> list[str]:
+    """``--model.class_path`` and ``--model.init_args.backbone`` of a checkpoint's task and
+    backbone (from :func:`checked_checkpoint`), so that ``matforge validate --ckpt_path X
+    --data ...`` needs no model options (LightningCLI then restores the task's other settings
+    from the checkpoint)."""
+    from matforge.checkpoint import CheckpointError
 
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    record = checkpoint.get("matforge") if isinstance(checkpoint, dict) else None
-    backbone = (checkpoint.get("hyper_parameters") or {}).get("backbone") if record else None
-    if not record or not isinstance(backbone, str):
-        raise ShorthandError(f"{path} is not a matforge task checkpoint: give --task and --model")
-    return ["--model.class_path", str(record["task"]).replace(":", "."), "--model.init_args.backbone", backbone]
+    if backbone is None:
+        raise CheckpointError(f"{path}: the checkpoint's backbone has no registry name: give --task and --model")
+    return ["--model.class_path", task_class_path(task), "--model.init_args.backbone", backbone]
+
+
+def checked_checkpoint(path: str) -> tuple[str, str | None]:
+    """Registry names of the task and backbone of the checkpoint ``path``, after checking
+    that LightningCLI may read it: loadable with ``weights_only=True``, a registered task, and
+    no class path in its hyperparameters other than that task's (LightningCLI would import
+    it)."""
+    from matforge.checkpoint import UnregisteredTaskError, load_checkpoint, read_record, task_name
+
+    checkpoint = load_checkpoint(path, map_location="cpu")
+    record = read_record(checkpoint, path)
+    task = task_name(record, path)
+    class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+    expected = task_class_path(task)
+    if class_path is not None and class_path != expected:
+        raise UnregisteredTaskError(
+            f"{path}: its hyperparameters name class {class_path!r}, not {expected!r} of its "
+            f"registered task {task!r}; refusing to read it"
+        )
+    return task, record.backbone
 
 
 def expand(argv: Sequence[str]) -> Expanded:
@@ -154,6 +172,7 @@ def expand(argv: Sequence[str]) -> Expanded:
     checkpoint: str | None = None
     backbone_name: str | None = None
     backbone_keys: dict = {}
+    names: tuple[str, str | None] = ("", None)
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -190,6 +209,7 @@ def expand(argv: Sequence[str]) -> Expanded:
             if not os.path.isfile(value):
                 raise MissingPathError(f"--ckpt_path {value}: no such checkpoint file")
             checkpoint = value
+            names = checked_checkpoint(value)  # before LightningCLI reads its hyperparameters
         if token in ("-c", "--config"):
             has_config = True
         if token == "--model.init_args.backbone" and value is not None:
@@ -206,7 +226,7 @@ def expand(argv: Sequence[str]) -> Expanded:
     if backbone_keys and backbone_name is not None and _is_registry_name(backbone_name):
         check_backbone_keys(backbone_name, backbone_keys)
     if out.task is None and out.model is None and not (has_config or has_class_path) and checkpoint:
-        out.args[1:1] = checkpoint_model_args(checkpoint)
+        out.args[1:1] = checkpoint_model_args(checkpoint, *names)
         return out
     if out.task is None and not (has_config or has_class_path) and out.data is not None:
         out.task = devset_task(out.data)

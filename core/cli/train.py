@@ -24,7 +24,7 @@ from matforge.training.defaults import (
     flag_enabled,
     quiet_lightning,
 )
-from matforge.training.prediction_writer import PredictionWriter
+from matforge.training.prediction_writer import PredictionWriter, predictions_folder
 from matforge.training.rundir import RUN_DIR_ENV, RunDirectory
 
 DEFAULT_SEED = 0
@@ -50,6 +50,7 @@ class MatforgeCLI(LightningCLI):
     def __init__(self, args: Sequence[str], **kwargs: Any) -> None:
         self.run: RunDirectory | None = None
         self.prediction_writer: PredictionWriter | None = None
+        self.predictions_dir: Path | None = None
         super().__init__(
             model_class=_task_base_class(),
             datamodule_class=_datamodule_base_class(),
@@ -84,16 +85,25 @@ class MatforgeCLI(LightningCLI):
     # -- parsing ----------------------------------------------------------------------------
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        """Parse, then fill in the backbone's defaults (``backbone_args`` as resolved), so
-        that ``--print_config`` and the run's ``config.yaml`` show every backbone argument.
-        ``--print_config`` is printed here, after that, rather than by jsonargparse during
-        parsing; ``--print_config=skip_null,skip_default`` work as jsonargparse's."""
+        """Parse, check a ``--ckpt_path`` file, then fill in the backbone's defaults
+        (``backbone_args`` as resolved), so that ``--print_config`` and the run's
+        ``config.yaml`` show every backbone argument. ``--print_config`` is printed here,
+        after that, rather than by jsonargparse during parsing;
+        ``--print_config=skip_null,skip_default`` work as jsonargparse's."""
         args = list(args)
         flags = [a for a in args if a == "--print_config" or a.startswith("--print_config=")]
         for flag in flags:
             args.remove(flag)
         super().parse_arguments(parser, args)
-        resolve_backbone_args(self.config.get(str(self.config.get("subcommand")), self.config))
+        # LightningCLI next reads --ckpt_path's hyperparameters (importing their _class_path):
+        # check the file first, wherever the path came from (command line or config file).
+        from matforge.cli.shorthands import checked_checkpoint
+
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and os.path.isfile(ckpt_path):
+            checked_checkpoint(ckpt_path)
+        resolve_backbone_args(self.config.get(str(subcommand), self.config))
         if flags:
             import yaml
 
@@ -104,7 +114,7 @@ class MatforgeCLI(LightningCLI):
                 skip_default="skip_default" in options,
                 skip_link_targets=False,
             ))
-            dumped = dumped.get(self.config.get("subcommand"), dumped)
+            dumped = dumped.get(subcommand, dumped)
             print(yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True), end="")
             raise SystemExit(0)
 
@@ -112,7 +122,14 @@ class MatforgeCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
-        self.run = self._choose_run_directory(config)
+        if self.subcommand in ("validate", "test"):
+            config.verbose = False  # matforge prints its own table (after_validate)
+        checkpoint = config.get("ckpt_path")
+        if self.subcommand == "predict" and not config.get("run_dir") and checkpoint and Path(checkpoint).is_file():
+            # predictions of a checkpoint go next to it, not into a new run directory
+            self.run, self.predictions_dir = None, predictions_folder(checkpoint)
+        else:
+            self.run = self._choose_run_directory(config)
         self.save_config_kwargs = {"run": self.run}
 
     def _choose_run_directory(self, config: Any) -> RunDirectory:
@@ -151,17 +168,21 @@ class MatforgeCLI(LightningCLI):
             kwargs["default_root_dir"] = str(run.path)
             if trainer_config.get("logger") in (None, True):
                 kwargs["logger"] = default_loggers(run)
+        elif self.predictions_dir is not None and trainer_config.get("logger") in (None, True):
+            kwargs["logger"] = False
         extra = default_callbacks(
             run,
             monitor=getattr(self.model, "monitor", None),
             progress_bar=flag_enabled(trainer_config, "enable_progress_bar"),
             checkpoints=self.subcommand == "fit" and flag_enabled(trainer_config, "enable_checkpointing"),
         )
-        if self.subcommand == "predict" and run is not None:
-            self.prediction_writer = PredictionWriter(run.path / "predictions")
+        folder = self.predictions_dir or (run.path / "predictions" if run is not None else None)
+        if self.subcommand == "predict" and folder is not None:
+            self.prediction_writer = PredictionWriter(folder)
             extra.append(self.prediction_writer)
         configured = trainer_config.get("callbacks") or []
         kwargs["callbacks"] = [*(configured if isinstance(configured, list) else [configured]), *extra]
+        kwargs["plugins"] = with_safe_checkpoint_io(trainer_config.get("plugins"))
         return super().instantiate_trainer(**kwargs)
 
     # -- messages ---------------------------------------------------------------------------
@@ -185,8 +206,25 @@ class MatforgeCLI(LightningCLI):
     def before_validate(self) -> None:
         self.before_fit()
 
+    def after_validate(self) -> None:
+        self._print_table()
+
     def before_test(self) -> None:
         self.before_fit()
+
+    def after_test(self) -> None:
+        self._print_table()
+
+    def _print_table(self) -> None:
+        """The logged metrics as matforge's table (one column per named set, full names)."""
+        from matforge.training.table import MetricsTable
+
+        if not self.trainer.is_global_zero:
+            return
+        logged = {k: float(v) for k, v in self.trainer.callback_metrics.items()}
+        table = MetricsTable.from_logged(logged)
+        if table.metrics:
+            table.print(title=f"matforge {self.subcommand}")
 
     def before_predict(self) -> None:
         self.before_fit()
@@ -285,17 +323,25 @@ def _task_name(class_path: str | None) -> str:
 
 def check_representation(task: Any, datamodule: Any) -> None:
     """Fail before any run directory exists when the data module is set up for another
-    representation than the task's backbone consumes (the task checks again in setup)."""
-    from matforge.tasks import RepresentationMismatchError
+    representation, or other settings, than the task's backbone consumes (the task checks
+    again in setup)."""
+    from matforge.data.representation import check_datamodule
 
-    wanted = task.backbone.representation
-    given = getattr(datamodule, "representation_name", None)
-    if given is not None and given != wanted:
-        raise RepresentationMismatchError(
-            f"model {task.hparams.get('backbone')!r} ({type(task.backbone).__name__}) consumes the "
-            f"{wanted!r} representation but the data module is set up for {given!r}: leave "
-            f"--data.init_args.representation unset or set it to {wanted!r}"
-        )
+    check_datamodule(datamodule, task.backbone)
+
+
+def with_safe_checkpoint_io(plugins: Any) -> list[Any]:
+    """The trainer's ``plugins`` with :class:`~matforge.checkpoint.SafeCheckpointIO` added,
+    so that resuming from ``--ckpt_path`` loads with ``weights_only=True``; a configured
+    checkpoint I/O plugin is kept (the user chose it)."""
+    from lightning_fabric.plugins import CheckpointIO
+
+    from matforge.checkpoint import SafeCheckpointIO
+
+    given = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+    if any(isinstance(p, CheckpointIO) for p in given):
+        return given
+    return [*given, SafeCheckpointIO()]
 
 
 def run_lightning_cli(args: Sequence[str]) -> int:

@@ -61,6 +61,10 @@ class PropertyTask(AtomisticTask):
     def properties(self) -> list[str]:
         return list(self.hparams.properties)
 
+    @property
+    def target_names(self) -> dict[str, str]:
+        return {name: name for name in self.properties}
+
     def _dims(self) -> list[int]:
         dims = self.hparams.property_dims or {}
         return [int(dims.get(name, 1)) for name in self.hparams.properties]

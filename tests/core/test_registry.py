@@ -67,7 +67,7 @@ def test_unknown_name_with_nothing_registered_says_so(registry):
 def test_a_missing_distribution_is_named_with_its_version_to_install(registry):
     error = registry.missing_plugin_error("model", "schnet", "acme-schnet-not-here", "1.2.3")
     assert isinstance(error, PluginNotInstalledError)
-    assert "not installed" in str(error) and "pip install acme-schnet-not-here==1.2.3" in str(error)
+    assert "not installed" in str(error) and "pip install 'acme-schnet-not-here==1.2.3'" in str(error)
 
 
 def test_an_installed_distribution_is_not_called_missing(registry):
@@ -77,7 +77,7 @@ def test_an_installed_distribution_is_not_called_missing(registry):
 
 
 def test_a_recorded_provider_turns_an_unknown_name_into_what_to_install(registry):
-    with pytest.raises(PluginNotInstalledError, match=r"pip install acme-schnet-not-here==2\.0"):
+    with pytest.raises(PluginNotInstalledError, match=r"pip install 'acme-schnet-not-here==2\.0'"):
         registry.get("model", "schnet", distribution="acme-schnet-not-here", version="2.0")
 
 
