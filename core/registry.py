@@ -417,7 +417,7 @@ class Registry:
         else:
             status = next((p for p in self.plugins() if p.spec.distribution == distribution), None)
             state = f"is {status.status}: {status.error}" if status is not None and status.status != "ok" else (
-                "loaded but does not register it"
+                "does not register it (any more)"
             )
             what = f"which is installed ({distribution} {installed}) but {state} (see 'matforge plugins')"
             if version and version != installed:

@@ -87,6 +87,20 @@ def test_a_missing_plugin_names_its_distribution_and_version(saved, tmp_path):
         load_task(path)
 
 
+def test_an_installed_plugin_that_lost_the_model_is_not_called_missing(saved, tmp_path):
+    # matforge-graph is installed but registers no backbone "ckpt-lost": the hint says so,
+    # read from the installed distributions, instead of "not installed".
+    pytest.importorskip("matforge_graph")
+
+    def lost(checkpoint):
+        checkpoint[CHECKPOINT_KEY]["backbone"].update(name="ckpt-lost", distribution="matforge-graph", version="0.1.0")
+
+    path = edit_checkpoint(saved, tmp_path / "lost.ckpt", lost)
+    with pytest.raises(PluginNotInstalledError, match=r"which is installed \(matforge-graph 0\.1\.0\) but does not register it \\(any more\\)") as info:
+        load_task(path)
+    assert "not installed" not in str(info.value)
+
+
 def test_a_plugin_version_mismatch_warns(tmp_path, structures):
     pytest.importorskip("matforge_egnn")
     task = EnergyTask("egnn", {"hidden": 8, "num_layers": 1})
