@@ -96,7 +96,7 @@ def test_an_installed_plugin_that_lost_the_model_is_not_called_missing(saved, tm
         checkpoint[CHECKPOINT_KEY]["backbone"].update(name="ckpt-lost", distribution="matforge-graph", version="0.1.0")
 
     path = edit_checkpoint(saved, tmp_path / "lost.ckpt", lost)
-    with pytest.raises(PluginNotInstalledError, match=r"which is installed \(matforge-graph 0\.1\.0\) but does not register it \\(any more\\)") as info:
+    with pytest.raises(PluginNotInstalledError, match=r"which is installed \(matforge-graph 0\.1\.0\) but does not register it \(any more\)") as info:
         load_task(path)
     assert "not installed" not in str(info.value)
 
