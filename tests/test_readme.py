@@ -66,10 +66,12 @@ SHELL = {
 
 @dataclass(frozen=True)
 class Run:
-    """Run the command with ``extra`` appended; its stdout must contain each of ``expect``."""
+    """Run the command with ``extra`` appended; its stdout must contain each of ``expect``
+    and the files in ``creates`` (paths relative to the working directory) must exist."""
 
     extra: str = ""
     expect: tuple[str, ...] = ()
+    creates: tuple[str, ...] = ()
     slow: bool = False
 
 
@@ -95,13 +97,17 @@ COMMANDS: dict[str, Run | NotRun] = {
     # Data
     "matforge data info devset:emt-is2re": Run(expect=("val_ood_both", "energy_relaxed", "provenance")),
     "matforge data verify devset:emt-is2re": Run("--no-progress", expect=("statistics match the records",)),
-    "matforge data import oc20_s2ef/ my-s2ef --format oc20": Run("--no-progress", expect=("imported 20 structures",)),
+    "matforge data import oc20_s2ef/ my-s2ef --format oc20": Run(
+        "--no-progress", expect=("imported 20 structures",), creates=("my-s2ef/metadata.json",)
+    ),
     "matforge data import data.lmdb lips --format matsciml --map forces=force --map energy=energy": Run(
         "--no-progress", expect=("imported 6 structures",)
     ),
     "matforge data import relax.traj my-frames --format ase": Run("--no-progress", expect=("imported 4 structures",)),
     "matforge data split my-s2ef my-splits --parts train=0.8 val=0.1 test=0.1 --seed 0": Run(
-        "--no-progress", expect=("train: 16 structures", "val: 2 structures", "test: 2 structures")
+        "--no-progress",
+        expect=("train: 16 structures", "val: 2 structures", "test: 2 structures"),
+        creates=("my-splits/train/metadata.json", "my-splits/val/metadata.json", "my-splits/test/metadata.json"),
     ),
     "matforge data import qm9pack qm9 --format qm9": NotRun(
         "all 130,831 molecules: ~5 min of CPU; tests/data/test_qm9.py imports the same CSVs with --limit"
@@ -111,18 +117,29 @@ COMMANDS: dict[str, Run | NotRun] = {
     ),
     # Training from the command line
     "matforge fit --model egnn --task s2ef --data devset:emt-s2ef": Run(SHORT, slow=True),
-    "matforge fit --config configs/is2re-egnn-paper.yaml": Run(f"{SHORT} --run_dir {RUN}", slow=True),
+    "matforge fit --config configs/is2re-egnn-paper.yaml": Run(
+        f"{SHORT} --run_dir {RUN}",
+        expect=(f"run directory: {RUN}",),
+        creates=tuple(f"{RUN}/{f}" for f in ("config.yaml", "checkpoints/best.ckpt", "checkpoints/last.ckpt", "logs/metrics.csv")),
+        slow=True,
+    ),
     "matforge fit --config configs/s2ef-egnn-paper.yaml --model.init_args.lr 1e-3 --data.init_args.batch_size 16 "
     "--trainer.max_epochs 50 --trainer.devices 4": Run(f"--trainer.devices 1 {SHORT}", slow=True),
-    "matforge fit --config configs/is2re-egnn-paper.yaml --print_config > my.yaml": Run(slow=True),
+    "matforge fit --config configs/is2re-egnn-paper.yaml --print_config > my.yaml": Run(creates=("my.yaml",), slow=True),
     "matforge fit --config configs/is2re-egnn-paper.yaml --ckpt_path last": Run(
         "--trainer.max_epochs 2 --trainer.limit_train_batches 2 --trainer.limit_val_batches 1", slow=True
     ),
     f"matforge validate --ckpt_path {RUN}/checkpoints/best.ckpt --data devset:emt-is2re": Run(slow=True),
     f"matforge predict --ckpt_path {RUN}/checkpoints/best.ckpt --data devset:emt-is2re "
     "--data.init_args.predict devset:emt-is2re/val_id": Run(slow=True),
-    f"matforge evaluate {RUN}": Run(expect=("energy_mae", "val_ood_both"), slow=True),
-    f"matforge plot {RUN}": Run(expect=("learning_curves.png", "parity_energy.png"), slow=True),
+    f"matforge evaluate {RUN}": Run(
+        expect=("energy_mae", "val_ood_both"),
+        creates=(f"{RUN}/evaluation/metrics.csv", f"{RUN}/evaluation/metrics.json", f"{RUN}/evaluation/predictions/val_id.npz"),
+        slow=True,
+    ),
+    f"matforge plot {RUN}": Run(
+        creates=(f"{RUN}/plots/learning_curves.png", f"{RUN}/plots/parity_energy.png"), slow=True
+    ),
     # Writing a plugin (run by test_readme_plugin_section_runs, with the example installed)
     "pip install ./examples/plugin": Run("--quiet --no-deps --no-build-isolation --target site", slow=True),
     "matforge plugins": Run(expect=("acme-pairpot",), slow=True),
@@ -177,6 +194,7 @@ def run_commands(commands: list[str], cwd: Path, env: dict[str, str]) -> None:
         assert result.returncode == 0, f"$ {line}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         for text in how.expect:
             assert text in result.stdout, f"$ {line}\nprinted no {text!r}:\n{result.stdout[-3000:]}"
+        assert [f for f in how.creates if not (cwd / f).exists()] == [], f"$ {line} did not write these"
 
 
 def write_readme_inputs(folder: Path) -> None:

@@ -98,8 +98,14 @@ def test_require_returns_the_module():
     assert require("json", "json", "reading") is json
 
 
+def hide(package: str, monkeypatch) -> None:
+    """Make ``package`` and its submodules unimportable (also when already imported)."""
+    for name in [n for n in sys.modules if n.startswith(package + ".")] + [package]:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
 def test_require_names_the_purpose_the_package_and_the_hint(monkeypatch):
-    monkeypatch.setitem(sys.modules, "ase", None)
+    hide("ase", monkeypatch)
     with pytest.raises(MissingDependencyError) as info:
         require("ase.io", "matforge[ase]", "importing with --format ase")
     error = info.value
