@@ -74,5 +74,10 @@ def run_scaling_cmd(args: argparse.Namespace) -> int:
         console.print(f"note: {report['note']}")
     (out / "scaling.json").write_text(json.dumps(report, indent=1) + "\n")
     plotted = write_plot(report, out / "scaling.png")
-    console.print(f"wrote {out / 'scaling.json'}" + (f" and {out / 'scaling.png'}" if plotted else " (no PNG: matplotlib is not installed)"))
+    if plotted:
+        console.print(f"wrote {out / 'scaling.json'} and {out / 'scaling.png'}")
+    else:
+        from matforge.install import install_hint
+
+        console.print(f"wrote {out / 'scaling.json'} (no PNG: matplotlib is not installed; {install_hint('matforge[plot]')})", markup=False)
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from matforge.install import install_hint
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -14,7 +16,7 @@ def add_parser(subparsers) -> None:
         "and parity plots (predicted vs reference energies and force components, MAE in the "
         "legend) of a run directory. The parity plots use RUN_DIR/evaluation/predictions; when "
         "absent, the best checkpoint is evaluated first on the data of the run's config. "
-        "Needs matplotlib: pip install 'matforge[plot]'.",
+        f"Needs matplotlib: {install_hint('matforge[plot]')}.",
     )
     parser.add_argument("run_dir", help="a run directory written by 'matforge fit'")
     parser.add_argument("--out", help="folder for the PNGs (default: RUN_DIR/plots)")

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from matforge.errors import InvalidValueError, MatforgeUserError
+from matforge.errors import InvalidValueError, MissingDependencyError
+from matforge.install import install_hint
 from matforge.predictions import Predictions
 from matforge.training.curves import Curves
 from matforge.training.table import order_metrics, order_splits
@@ -19,7 +20,7 @@ from matforge.training.table import order_metrics, order_splits
 MAX_POINTS = 20_000
 
 
-class PlottingUnavailableError(MatforgeUserError, RuntimeError):
+class PlottingUnavailableError(MissingDependencyError):
     """matplotlib is not installed."""
 
 
@@ -31,10 +32,12 @@ def require_matplotlib() -> None:
 def _pyplot() -> Any:
     try:
         import matplotlib
-    except ModuleNotFoundError as exc:
+    except ModuleNotFoundError:
+        hint = install_hint("matforge[plot]")
         raise PlottingUnavailableError(
-            "plots need matplotlib, which is not installed: pip install 'matforge[plot]'"
-        ) from exc
+            f"plots need matplotlib, which is not installed: {hint}",
+            package="matplotlib", requirement="matforge[plot]", hint=hint,
+        ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from matforge.cli.main import main
+from matforge.install import install_hint
 from matforge.predictions import Predictions
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -110,7 +111,7 @@ def test_plot_writes_learning_curves_and_parity_plots(trained_run, tmp_path, cap
 def test_plot_without_matplotlib_says_what_to_install(trained_run, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert main(["plot", str(trained_run)]) == 1
-    assert "pip install 'matforge[plot]'" in capsys.readouterr().err
+    assert install_hint("matforge[plot]") in capsys.readouterr().err
 
 
 def test_checkpoint_of_a_plugin_that_is_not_installed(trained_run, cluster_data, monkeypatch, capsys, tmp_path):

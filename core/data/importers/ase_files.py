@@ -13,22 +13,20 @@ import numpy as np
 
 from matforge.data.errors import DatasetError
 from matforge.data.importers.base import SourceItem
+from matforge.install import require
 from matforge.structure import PER_ATOM_TARGETS, StructureError
 
 
 def read_ase(source, key_map: Mapping[str, str], file_format: str | None = None) -> tuple[int, Iterator[SourceItem]]:
     """Number of frames and a lazy stream of items."""
-    try:
-        import ase.io
-    except ImportError as exc:  # pragma: no cover - ase is a test dependency
-        raise ImportError("importing with --format ase needs ase: pip install 'matforge[ase]'") from exc
+    ase_io = require("ase.io", "matforge[ase]", "importing with --format ase")
     from matforge.ase_io import atoms_to_structure
 
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"source {str(path)!r} does not exist")
     try:
-        frames = ase.io.read(str(path), index=":", format=file_format)
+        frames = ase_io.read(str(path), index=":", format=file_format)
     except Exception as exc:
         raise DatasetError(f"ase.io.read cannot read {str(path)!r}: {type(exc).__name__}: {exc}") from None
     if not isinstance(frames, list):

@@ -29,6 +29,7 @@ import numpy as np
 
 from matforge.data.importers.base import SourceItem
 from matforge.elements import NUMBERS
+from matforge.install import missing_dependency
 from matforge.structure import AtomicStructure, StructureError
 
 QM9_CITATION = (
@@ -74,10 +75,7 @@ def qm9pack_data_dir() -> Path:
 
     spec = find_spec("qm9pack")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "importing with --format qm9 from 'qm9pack' needs the qm9pack package (~104 MB): "
-            "pip install qm9pack"
-        )
+        raise missing_dependency("qm9pack", "qm9pack", "importing with --format qm9 from 'qm9pack'", "~104 MB of CSVs")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from matforge.errors import MissingDependencyError
+from matforge.install import install_hint
 from matforge_graph.batch import GraphBatch
 
 # Without this DGL prints a notice and writes ~/.dgl/config.json on first import.
@@ -32,15 +34,18 @@ EDGE_KEYS = ("shifts",)
 
 
 def import_dgl() -> Any:
-    """``import dgl``, or an ImportError that says what to install and why it may fail."""
+    """``import dgl``, or a :class:`~matforge.errors.MissingDependencyError` (an ImportError)
+    that says what to install and why it may fail."""
     try:
         import dgl
     except Exception as exc:  # DGL raises OSError/FileNotFoundError on an unsupported torch
-        raise ImportError(
+        hint = install_hint("matforge-graph[dgl]")
+        raise MissingDependencyError(
             f"the 'dgl' graph backend needs DGL, which failed to import ({type(exc).__name__}: "
-            f"{exc}). Install it with `pip install \"matforge-graph[dgl]\"`; DGL 2.1.0 loads only "
+            f"{exc}). Install it with `{hint}`; DGL 2.1.0 loads only "
             f"with torch 2.0–2.2.1 (this is torch {torch.__version__}), numpy<2 and "
-            "torchdata<0.10. Otherwise use the native backend (the default)."
+            "torchdata<0.10. Otherwise use the native backend (the default).",
+            package="dgl", requirement="matforge-graph[dgl]", hint=hint,
         ) from exc
     return dgl
 
