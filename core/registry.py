@@ -413,7 +413,12 @@ class Registry:
             installed = None
         provider = f"{distribution} {version}" if version else distribution
         if installed is None:
-            what = f"which is not installed here: pip install '{wanted}'"
+            from matforge.install import install_hint
+
+            hint = install_hint(distribution)  # a clone's plugin folder where there is one
+            if version and hint == f"pip install {distribution}":
+                hint = f"pip install '{wanted}'"
+            what = f"which is not installed here: {hint}"
         else:
             status = next((p for p in self.plugins() if p.spec.distribution == distribution), None)
             state = f"is {status.status}: {status.error}" if status is not None and status.status != "ok" else (
