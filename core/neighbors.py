@@ -34,7 +34,8 @@ def neighbor_pairs(
     cutoff: float,
     *,
     max_neighbors: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    distances: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """All ordered pairs within ``cutoff`` (Å), both directions, no self pair at zero shift.
 
     Args:
@@ -45,16 +46,20 @@ def neighbor_pairs(
         cutoff: radius in Å (pairs with distance < cutoff are kept).
         max_neighbors: keep at most this many neighbours per centre ``i``: the nearest, ties
             broken by ``j`` then shift. The result is then no longer symmetric.
+        distances: return the distances; ``False`` returns ``None`` in their place and skips
+            ordering them (graph construction does not read them).
 
     Returns:
         i [E] int64 (centre), j [E] int64 (neighbour), shifts [E, 3] int64 (zero along
-        non-periodic directions), distances [E] float64 (Å); sorted by ``i``, ``j``, shift,
-        or with ``max_neighbors`` by ``i``, distance, ``j``, shift.
+        non-periodic directions), distances [E] float64 (Å) or ``None``; sorted by ``i``,
+        ``j``, shift, or with ``max_neighbors`` by ``i``, distance, ``j``, shift.
     """
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     if positions.ndim != 2 or positions.shape[1] != 3:
         raise ValueError(f"positions must have shape [N, 3], got {list(positions.shape)}")
-    pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+    pbc = np.asarray(pbc, dtype=bool).reshape(-1)
+    if pbc.shape != (3,):
+        pbc = np.broadcast_to(pbc, (3,))
     if not cutoff > 0:
         raise ValueError(f"cutoff must be a positive distance in Å, got {cutoff!r}")
     if max_neighbors is not None and max_neighbors < 0:
@@ -66,20 +71,49 @@ def neighbor_pairs(
         box = np.asarray(cell, dtype=np.float64).reshape(3, 3)
     else:
         box = np.zeros((3, 3))
-    i, j, shifts, distances = _vesin_pairs(positions, box, pbc, max(float(cutoff), _MIN_SEARCH_RADIUS))
+    i, j, shifts, d = _vesin_pairs(positions, box, pbc, max(float(cutoff), _MIN_SEARCH_RADIUS))
     if cutoff < _MIN_SEARCH_RADIUS:
-        within = distances < cutoff
-        i, j, shifts, distances = i[within], j[within], shifts[within], distances[within]
+        within = d < cutoff
+        i, j, shifts, d = i[within], j[within], shifts[within], d[within]
 
-    order = _pair_order(i, j, shifts, distances, by_distance=max_neighbors is not None)
-    i, j, shifts, distances = i[order], j[order], shifts[order], distances[order]
+    if max_neighbors is None and not distances and _packs(shifts, len(positions)):
+        # Sorting the packed keys themselves and unpacking them is twice as fast as sorting
+        # a permutation and gathering four arrays with it.
+        i, j, shifts = _unpack(np.sort(_packed_keys(i, j, shifts)))
+        return i, j, shifts, None
+    order = _pair_order(i, j, shifts, d, by_distance=max_neighbors is not None, num_atoms=len(positions))
+    i, j, shifts, d = i[order], j[order], shifts[order].astype(np.int64), d[order]
     if max_neighbors is not None:
         keep = _first_per_centre(i, max_neighbors)
-        i, j, shifts, distances = i[keep], j[keep], shifts[keep], distances[keep]
-    return i, j, shifts, distances
+        i, j, shifts, d = i[keep], j[keep], shifts[keep], d[keep]
+    return i, j, shifts, (d if distances else None)
 
 
-def _pair_order(i: np.ndarray, j: np.ndarray, shifts: np.ndarray, d: np.ndarray, by_distance: bool) -> np.ndarray:
+#: Packed pair key: centre i in bits 44-63, neighbour j in 24-43, shift + 128 in 16-23, 8-15
+#: and 0-7 (one byte per lattice direction).
+_ATOM_BITS, _SHIFT_BITS = 20, 8
+
+
+def _packs(shifts: np.ndarray, num_atoms: int) -> bool:
+    """Whether pairs of ``num_atoms`` atoms with these shifts fit the packed key."""
+    return num_atoms < 1 << _ATOM_BITS and (len(shifts) == 0 or (shifts.min() >= -128 and shifts.max() < 128))
+
+
+def _packed_keys(i: np.ndarray, j: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    s = shifts.astype(np.int64) + 128
+    return (i << 44) | (j << 24) | (s[:, 0] << 16) | (s[:, 1] << 8) | s[:, 2]
+
+
+def _unpack(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    shifts = np.empty((len(keys), 3), dtype=np.int64)
+    for k, bits in enumerate((16, 8, 0)):
+        np.subtract((keys >> bits) & 0xFF, 128, out=shifts[:, k])
+    return keys >> 44, (keys >> 24) & ((1 << _ATOM_BITS) - 1), shifts
+
+
+def _pair_order(
+    i: np.ndarray, j: np.ndarray, shifts: np.ndarray, d: np.ndarray, by_distance: bool, num_atoms: int | None = None
+) -> np.ndarray:
     """Permutation sorting pairs by centre, then (``by_distance``) distance at fixed
     resolution, then neighbour, then shift.
 
@@ -89,15 +123,16 @@ def _pair_order(i: np.ndarray, j: np.ndarray, shifts: np.ndarray, d: np.ndarray,
     if len(i) == 0:
         return np.zeros(0, dtype=np.int64)
     d_key = np.round(d / _DISTANCE_RESOLUTION).astype(np.int64) if by_distance else None
-    fits = np.abs(shifts).max() < 128 and max(i.max(), j.max()) < 1 << 20
-    if not fits or (by_distance and d_key.max() >= 1 << 34):
+    if num_atoms is None:
+        num_atoms = int(max(i.max(), j.max())) + 1
+    if not _packs(shifts, num_atoms) or (by_distance and d_key.max() >= 1 << 34):
         keys = (shifts[:, 2], shifts[:, 1], shifts[:, 0], j, *((d_key,) if by_distance else ()), i)
         return np.lexsort(keys)  # sorts by the last key first
-    packed_shifts = ((shifts[:, 0] + 128) << 16) | ((shifts[:, 1] + 128) << 8) | (shifts[:, 2] + 128)
     if not by_distance:
         # (i, j, shift) identifies a pair, so one unstable sort of unique keys suffices.
-        return np.argsort((i << 44) | (j << 24) | packed_shifts)
-    return np.lexsort(((j << 24) | packed_shifts, (i << 34) | d_key))
+        return np.argsort(_packed_keys(i, j, shifts))
+    s = shifts.astype(np.int64) + 128
+    return np.lexsort(((j << 24) | (s[:, 0] << 16) | (s[:, 1] << 8) | s[:, 2], (i << 34) | d_key))
 
 
 def _first_per_centre(i_sorted: np.ndarray, k: int) -> np.ndarray:
@@ -121,12 +156,16 @@ def _vesin_pairs(
         i, j, s, d = nl.compute(points=positions, box=box, periodic=periodic, quantities="ijSd")
     else:
         i, j, s, d = _padded_pairs(nl, positions, box, pbc, cutoff)
-    return (
-        np.asarray(i, dtype=np.int64),
-        np.asarray(j, dtype=np.int64),
-        np.asarray(s, dtype=np.int64).reshape(-1, 3),
-        np.asarray(d, dtype=np.float64),
-    )
+    # vesin gives indices as uint64 (< 2**63: viewed, not copied) and shifts as int32
+    # (converted once the pairs are ordered).
+    return _as_int64(i), _as_int64(j), np.asarray(s).reshape(-1, 3), np.asarray(d, dtype=np.float64)
+
+
+def _as_int64(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values)
+    if values.dtype == np.uint64:
+        return values.view(np.int64)
+    return values.astype(np.int64, copy=False)
 
 
 @functools.lru_cache(maxsize=1)
