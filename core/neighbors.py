@@ -14,6 +14,8 @@ vesin version or on its internal order.
 from __future__ import annotations
 
 import functools
+import sys
+import threading
 
 import numpy as np
 
@@ -54,6 +56,12 @@ def neighbor_pairs(
         non-periodic directions), distances [E] float64 (Å) or ``None``; sorted by ``i``,
         ``j``, shift, or with ``max_neighbors`` by ``i``, distance, ``j``, shift.
     """
+    return _search(positions, cell, pbc, cutoff, max_neighbors, distances)[:4]
+
+
+def _search(positions, cell, pbc, cutoff: float, max_neighbors: int | None, distances: bool):
+    """:func:`neighbor_pairs`' work; also returns the pairs as one [2, E] array of rows
+    ``j``, ``i`` when the fast path built them that way (``None`` otherwise)."""
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     if positions.ndim != 2 or positions.shape[1] != 3:
         raise ValueError(f"positions must have shape [N, 3], got {list(positions.shape)}")
@@ -71,7 +79,9 @@ def neighbor_pairs(
         box = np.asarray(cell, dtype=np.float64).reshape(3, 3)
     else:
         box = np.zeros((3, 3))
-    i, j, shifts, d = _vesin_pairs(positions, box, pbc, max(float(cutoff), _MIN_SEARCH_RADIUS))
+    # Without distances to return or to filter by, vesin need not write them.
+    need_d = distances or max_neighbors is not None or cutoff < _MIN_SEARCH_RADIUS
+    i, j, shifts, d = _vesin_pairs(positions, box, pbc, max(float(cutoff), _MIN_SEARCH_RADIUS), need_d)
     if cutoff < _MIN_SEARCH_RADIUS:
         within = d < cutoff
         i, j, shifts, d = i[within], j[within], shifts[within], d[within]
@@ -79,19 +89,23 @@ def neighbor_pairs(
     if max_neighbors is None and not distances and _packs(shifts, len(positions)):
         # Sorting the packed keys themselves and unpacking them is twice as fast as sorting
         # a permutation and gathering four arrays with it.
-        i, j, shifts = _unpack(np.sort(_packed_keys(i, j, shifts)))
-        return i, j, shifts, None
+        keys, shifts = _sorted_by_key(i, j, shifts)
+        pairs = np.empty((2, len(keys)), dtype=np.int64)  # rows j, i: the graph's edge layout
+        np.right_shift(keys, 44, out=pairs[1])
+        np.bitwise_and(np.right_shift(keys, 24), (1 << _ATOM_BITS) - 1, out=pairs[0])
+        return pairs[1], pairs[0], shifts, None, pairs
     order = _pair_order(i, j, shifts, d, by_distance=max_neighbors is not None, num_atoms=len(positions))
-    i, j, shifts, d = i[order], j[order], shifts[order].astype(np.int64), d[order]
+    i, j, shifts = i[order], j[order], shifts[order].astype(np.int64)
+    d = d[order] if d is not None else None
     if max_neighbors is not None:
         keep = _first_per_centre(i, max_neighbors)
         i, j, shifts, d = i[keep], j[keep], shifts[keep], d[keep]
-    return i, j, shifts, (d if distances else None)
+    return i, j, shifts, (d if distances else None), None
 
 
 #: Packed pair key: centre i in bits 44-63, neighbour j in 24-43, shift + 128 in 16-23, 8-15
 #: and 0-7 (one byte per lattice direction).
-_ATOM_BITS, _SHIFT_BITS = 20, 8
+_ATOM_BITS = 20
 
 
 def _packs(shifts: np.ndarray, num_atoms: int) -> bool:
@@ -104,11 +118,19 @@ def _packed_keys(i: np.ndarray, j: np.ndarray, shifts: np.ndarray) -> np.ndarray
     return (i << 44) | (j << 24) | (s[:, 0] << 16) | (s[:, 1] << 8) | s[:, 2]
 
 
-def _unpack(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    shifts = np.empty((len(keys), 3), dtype=np.int64)
-    for k, bits in enumerate((16, 8, 0)):
-        np.subtract((keys >> bits) & 0xFF, 128, out=shifts[:, k])
-    return keys >> 44, (keys >> 24) & ((1 << _ATOM_BITS) - 1), shifts
+def _sorted_by_key(i: np.ndarray, j: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted packed keys of the pairs (which must fit), and their shifts (int64)."""
+    if sys.byteorder != "little":
+        keys = np.sort(_packed_keys(i, j, shifts))
+        shifts = np.stack([((keys >> bits) & 0xFF) - 128 for bits in (16, 8, 0)], axis=1)
+    else:
+        # The shift bytes are written into and read from the keys' three low bytes directly.
+        keys = (i << 44) | (j << 24)
+        keys.view(np.uint8).reshape(-1, 8)[:, 2::-1] = shifts + 128
+        keys.sort()
+        shifts = keys.view(np.uint8).reshape(-1, 8)[:, 2::-1].astype(np.int64)
+        shifts -= 128
+    return keys, shifts
 
 
 def _pair_order(
@@ -135,6 +157,21 @@ def _pair_order(
     return np.lexsort(((j << 24) | (s[:, 0] << 16) | (s[:, 1] << 8) | s[:, 2], (i << 34) | d_key))
 
 
+def neighbor_edges(
+    positions: np.ndarray,
+    cell: np.ndarray | None,
+    pbc: np.ndarray,
+    cutoff: float,
+    *,
+    max_neighbors: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`neighbor_pairs` laid out as graph edges: ``edge_index`` [2, E] int64 with row 0
+    the neighbour ``j`` (source) and row 1 the centre ``i`` (destination), and shifts [E, 3]
+    int64; same pairs, same order."""
+    i, j, shifts, _, edges = _search(positions, cell, pbc, cutoff, max_neighbors, distances=False)
+    return (edges if edges is not None else np.stack([j, i])), shifts
+
+
 def _first_per_centre(i_sorted: np.ndarray, k: int) -> np.ndarray:
     """Mask of the first ``k`` pairs of each centre in an ``i``-sorted pair list."""
     if len(i_sorted) == 0:
@@ -146,19 +183,37 @@ def _first_per_centre(i_sorted: np.ndarray, k: int) -> np.ndarray:
 
 
 def _vesin_pairs(
-    positions: np.ndarray, box: np.ndarray, pbc: np.ndarray, cutoff: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from vesin import NeighborList
-
-    nl = NeighborList(cutoff=cutoff, full_list=True)
-    if pbc.all() or not pbc.any() or _per_direction_pbc_supported():
-        periodic = bool(pbc[0]) if pbc.all() or not pbc.any() else pbc.tolist()
-        i, j, s, d = nl.compute(points=positions, box=box, periodic=periodic, quantities="ijSd")
+    positions: np.ndarray, box: np.ndarray, pbc: np.ndarray, cutoff: float, distances: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    nl = _neighbor_list(cutoff)
+    uniform = pbc.all() or not pbc.any()
+    if uniform or _per_direction_pbc_supported():
+        periodic = bool(pbc[0]) if uniform else pbc.tolist()
+        i, j, s, *d = nl.compute(points=positions, box=box, periodic=periodic, quantities="ijSd" if distances else "ijS")
     else:
-        i, j, s, d = _padded_pairs(nl, positions, box, pbc, cutoff)
+        i, j, s, *d = _padded_pairs(nl, positions, box, pbc, cutoff)
     # vesin gives indices as uint64 (< 2**63: viewed, not copied) and shifts as int32
     # (converted once the pairs are ordered).
-    return _as_int64(i), _as_int64(j), np.asarray(s).reshape(-1, 3), np.asarray(d, dtype=np.float64)
+    d = np.asarray(d[0], dtype=np.float64) if d and distances else None
+    return _as_int64(i), _as_int64(j), np.asarray(s).reshape(-1, 3), d
+
+
+_LISTS = threading.local()
+
+
+def _neighbor_list(cutoff: float):
+    """A vesin ``NeighborList`` for ``cutoff``, one per thread, reused across calls (its
+    buffers are then allocated once; ``compute`` copies its results out)."""
+    lists = getattr(_LISTS, "by_cutoff", None)
+    if lists is None:
+        lists = _LISTS.by_cutoff = {}
+    if cutoff not in lists:
+        from vesin import NeighborList
+
+        if len(lists) > 8:
+            lists.clear()
+        lists[cutoff] = NeighborList(cutoff=cutoff, full_list=True)
+    return lists[cutoff]
 
 
 def _as_int64(values: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from matforge.atoms_representation import resolve_dtype
-from matforge.neighbors import neighbor_pairs
+from matforge.neighbors import neighbor_edges
 from matforge.structure import AtomicStructure
 from matforge_graph.batch import GraphBatch
 
@@ -60,15 +60,10 @@ class GraphRepresentation:
         return f"GraphRepresentation(cutoff={self.cutoff}, max_neighbors={self.max_neighbors}, dtype={self.dtype})"
 
     def __call__(self, structure: AtomicStructure) -> GraphSample:
-        centre, neighbour, shifts, _ = neighbor_pairs(
-            structure.positions,
-            structure.cell,
-            structure.pbc,
-            self.cutoff,
-            max_neighbors=self.max_neighbors,
-            distances=False,
+        edge_index, shifts = neighbor_edges(
+            structure.positions, structure.cell, structure.pbc, self.cutoff, max_neighbors=self.max_neighbors
         )
-        return GraphSample(structure, np.stack([neighbour, centre]), shifts)
+        return GraphSample(structure, edge_index, shifts)
 
     def collate(self, samples: Sequence[GraphSample]) -> GraphBatch:
         if not samples:
