@@ -8,6 +8,9 @@ after the first (untimed) epoch an epoch costs what a steady one costs. Throughp
 ``--rounds`` passes; the ratio is the 2-worker figure over the single-process one in the
 same run (> 1: the workers help).
 
+The main process's CPU time per batch is printed too: with workers it is what receiving a
+batch costs, a figure that the machine's load does not move.
+
 Issue 17 (2026-12, before batches were pickled by value) measured, on the project's 2-core
 machine: atoms 851 (2 workers) vs 15,435 (none) structures/s, graph 740 vs 1,807; context
 only.
@@ -52,11 +55,14 @@ def loader(representation: str, workers: int, train: str, args: argparse.Namespa
     return module.train_dataloader()
 
 
-def one_pass(load) -> tuple[float, int]:
-    """Seconds of wall time of one epoch, and the structures it yielded."""
-    start = time.perf_counter()
-    structures = sum(b.num_graphs for b in load)
-    return time.perf_counter() - start, structures
+def one_pass(load) -> tuple[float, float, int, int]:
+    """Wall and main-process CPU seconds of one epoch, the structures and batches it yielded."""
+    start, cpu = time.perf_counter(), time.process_time()
+    structures = batches = 0
+    for batch in load:
+        structures += batch.num_graphs
+        batches += 1
+    return time.perf_counter() - start, time.process_time() - cpu, structures, batches
 
 
 def main() -> None:
@@ -74,18 +80,23 @@ def main() -> None:
     for representation in args.representations:
         loaders = {k: loader(representation, k, train, args) for k in (0, args.workers)}
         rates: dict[int, list[float]] = {k: [] for k in loaders}
+        main_cpu: dict[int, list[float]] = {k: [] for k in loaders}
         for load in loaders.values():
             one_pass(load)  # warm-up: starts the workers, opens the shards
         for k in range(args.rounds):
             order = list(loaders) if k % 2 == 0 else list(loaders)[::-1]
             for workers in order:
-                seconds, structures = one_pass(loaders[workers])
+                seconds, cpu, structures, batches = one_pass(loaders[workers])
                 rates[workers].append(structures / seconds)
+                main_cpu[workers].append(1e3 * cpu / batches)
         single, multi = (statistics.median(rates[k]) for k in loaders)
         spread = {k: (max(v) - min(v)) / 2 for k, v in rates.items()}
         print(f"  {representation:6s} 0 workers {single:9.1f} structures/s (± {spread[0]:.0f})   "
               f"{args.workers} workers {multi:9.1f} (± {spread[args.workers]:.0f})   "
               f"ratio {multi / single:.2f}x")  # fmt: skip
+        cpu_single, cpu_multi = (statistics.median(main_cpu[k]) for k in loaders)
+        print(f"         main-process CPU per batch: {cpu_single:.2f} ms with 0 workers, {cpu_multi:.2f} ms "
+              f"with {args.workers} (what the training loop waits for when the workers keep up)")  # fmt: skip
         record(f"DataLoader {representation}, {args.workers} workers vs 0 (wall)", multi, "structures/s",
                peer="0 workers", peer_value=single, spread=spread[args.workers],
                context="issue 17 before: atoms 851 vs 15,435, graph 740 vs 1,807 structures/s")  # fmt: skip
