@@ -67,9 +67,9 @@ def main() -> None:
     print(events.table(sort_by="self_cpu_time_total", row_limit=args.rows, max_name_column_width=34))
     total = sum(e.self_cpu_time_total for e in events)
     matmul = sum(e.self_cpu_time_total for e in events if e.key in MATMULS)
-    flops = sum(e.flops for e in prof.key_averages() if e.key in MATMULS and e.flops) / 2 / args.steps
+    flops = sum(e.flops for e in events if e.key in MATMULS and e.flops) / 2 / args.steps
     rate = sgemm_rate(batch.total_edges)
-    print(f"matrix products: {100 * matmul / total:.0f}% of self CPU time, {flops / 1e9:.2f} G multiply-adds "
+    print(f"matrix products: {100 * matmul / total:.0f}% of self time (the profiler clocks wall time), {flops / 1e9:.2f} G multiply-adds "
           f"per step; sgemm [E, 64] @ [64, 64] here: {rate / 1e9:.1f} G multiply-adds/s CPU, so the products "
           f"alone need >= {1e3 * flops / rate:.0f} ms per step")  # fmt: skip
 
