@@ -68,12 +68,13 @@ def _search(positions, cell, pbc, cutoff: float, max_neighbors: int | None, dist
     pbc = np.asarray(pbc, dtype=bool).reshape(-1)
     if pbc.shape != (3,):
         pbc = np.broadcast_to(pbc, (3,))
+    flags = pbc.tolist()  # plain bools: cheaper to test than the array (this runs per structure)
     if not cutoff > 0:
         raise ValueError(f"cutoff must be a positive distance in Å, got {cutoff!r}")
     if max_neighbors is not None and max_neighbors < 0:
         raise ValueError(f"max_neighbors must be >= 0 or None, got {max_neighbors!r}")
 
-    if pbc.any():
+    if any(flags):
         if cell is None:
             raise ValueError("cell is required when any direction of pbc is periodic")
         box = np.asarray(cell, dtype=np.float64).reshape(3, 3)
@@ -81,7 +82,7 @@ def _search(positions, cell, pbc, cutoff: float, max_neighbors: int | None, dist
         box = np.zeros((3, 3))
     # Without distances to return or to filter by, vesin need not write them.
     need_d = distances or max_neighbors is not None or cutoff < _MIN_SEARCH_RADIUS
-    i, j, shifts, d = _vesin_pairs(positions, box, pbc, max(float(cutoff), _MIN_SEARCH_RADIUS), need_d)
+    i, j, shifts, d = _vesin_pairs(positions, box, pbc, max(float(cutoff), _MIN_SEARCH_RADIUS), need_d, flags)
     if cutoff < _MIN_SEARCH_RADIUS:
         within = d < cutoff
         i, j, shifts, d = i[within], j[within], shifts[within], d[within]
@@ -183,12 +184,18 @@ def _first_per_centre(i_sorted: np.ndarray, k: int) -> np.ndarray:
 
 
 def _vesin_pairs(
-    positions: np.ndarray, box: np.ndarray, pbc: np.ndarray, cutoff: float, distances: bool = True
+    positions: np.ndarray,
+    box: np.ndarray,
+    pbc: np.ndarray,
+    cutoff: float,
+    distances: bool = True,
+    flags: list[bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     nl = _neighbor_list(cutoff)
-    uniform = pbc.all() or not pbc.any()
+    flags = pbc.tolist() if flags is None else flags
+    uniform = all(flags) or not any(flags)
     if uniform or _per_direction_pbc_supported():
-        periodic = bool(pbc[0]) if uniform else pbc.tolist()
+        periodic = flags[0] if uniform else flags
         i, j, s, *d = nl.compute(points=positions, box=box, periodic=periodic, quantities="ijSd" if distances else "ijS")
     else:
         i, j, s, *d = _padded_pairs(nl, positions, box, pbc, cutoff)
@@ -204,6 +211,10 @@ _LISTS = threading.local()
 def _neighbor_list(cutoff: float):
     """A vesin ``NeighborList`` for ``cutoff``, one per thread, reused across calls (its
     buffers are then allocated once; ``compute`` copies its results out)."""
+    try:
+        return _LISTS.by_cutoff[cutoff]
+    except (AttributeError, KeyError):
+        pass
     lists = getattr(_LISTS, "by_cutoff", None)
     if lists is None:
         lists = _LISTS.by_cutoff = {}
