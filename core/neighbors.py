@@ -196,7 +196,11 @@ def _vesin_pairs(
     uniform = all(flags) or not any(flags)
     if uniform or _per_direction_pbc_supported():
         periodic = flags[0] if uniform else flags
-        i, j, s, *d = nl.compute(points=positions, box=box, periodic=periodic, quantities="ijSd" if distances else "ijS")
+        # copy=False: views into the (per-thread) list's buffers, valid until its next call;
+        # every caller builds new arrays from them (keys, gathers, masks) before returning.
+        i, j, s, *d = nl.compute(
+            points=positions, box=box, periodic=periodic, quantities="ijSd" if distances else "ijS", copy=False
+        )
     else:
         i, j, s, *d = _padded_pairs(nl, positions, box, pbc, cutoff)
     # vesin gives indices as uint64 (< 2**63: viewed, not copied) and shifts as int32
