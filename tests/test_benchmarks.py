@@ -35,15 +35,3 @@ def test_gpu_figures_script_runs_on_cpu(tmp_path):
     (model,) = json.loads((tmp_path / "gpu-report.json").read_text())["models"]
     assert model["eager_fp32_train_step_structures_per_s"] > 0
     assert 0 < model["bf16_force_rel_rms_error"] < 1
-
-
-def test_interleaved_timing_takes_turns_and_rotates_who_goes_first():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        from timing import interleaved
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    calls: list[str] = []
-    results = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=4, warmup=1)
-    assert calls == ["a", "b", "a", "b", "b", "a", "a", "b", "b", "a"]  # warm-up, then rotated rounds
-    assert list(results) == ["a", "b"] and all(r.rounds == 4 and r.cpu >= 0 and r.wall >= 0 for r in results.values())
