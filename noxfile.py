@@ -5,6 +5,9 @@
 * ``tests-dgl``  the DGL backend on the only stack DGL 2.1.0 loads with (python 3.11,
                  torch 2.2.1, numpy<2, torchdata<0.10, vesin 0.4.2): graph and graph-model
                  tests, native vs DGL.
+* ``tests-latest`` the newest torch and Lightning (ignoring matforge's upper bound on
+                 Lightning), fast tests only: the early warning before raising that bound.
+                 Not run by default.
 * ``lint``       ruff.
 * ``demo``       the README's main job: train EGNN on the EMT IS2RE devset, print metrics.
 * ``bench``      benchmarks/, each printing its ratio against the peer measured in the run.
@@ -85,6 +88,16 @@ def tests(session: nox.Session) -> None:
     session.install(TORCH)
     _install_project(session, "torch_geometric")
     session.run("pytest", *session.posargs, env={"OMP_NUM_THREADS": "2"})
+
+
+@nox.session(name="tests-latest")
+def tests_latest(session: nox.Session) -> None:
+    """Fast tests against the newest torch, pytorch-lightning and jsonargparse on PyPI, the
+    upper bound on Lightning overridden (CI runs it on a schedule; not a default session)."""
+    _install_project(session, "torch_geometric")
+    session.install("--upgrade", "torch", "pytorch-lightning", "jsonargparse[signatures]<5")
+    session.run("python", "-c", "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'lightning', pl.__version__)")
+    session.run("pytest", "-m", "not slow", *session.posargs, env={"OMP_NUM_THREADS": "2"})
 
 
 @nox.session(name="tests-dgl", python="3.11")

@@ -51,6 +51,6 @@ class MatforgeCalculator(Calculator):
         energy = float(result["energy"][0])
         self.results["energy"] = energy
         self.results["free_energy"] = energy
-        self.results["forces"] = result["forces"][0]
+        self.results["forces"] = result["forces"]  # [N, 3]: the one structure's atoms
         if want_stress:
             self.results["stress"] = full_3x3_to_voigt_6_stress(result["stress"][0])

@@ -16,12 +16,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from matforge.errors import MatforgeUserError
 from matforge.structure import AtomicStructure
 
 B = TypeVar("B", bound="AtomsBatch")
 
 
-class MissingTargetError(KeyError):
+class MissingTargetError(MatforgeUserError, KeyError):
     """A target the task needs is absent from a sample."""
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable

@@ -7,8 +7,13 @@ failure, with a message that names the file, key or field and what was expected.
 
 from __future__ import annotations
 
-__all__ = ["MatforgeUserError"]
+__all__ = ["InvalidValueError", "MatforgeUserError"]
 
 
 class MatforgeUserError(Exception):
     """An expected failure caused by input the user controls; its message says how to fix it."""
+
+
+class InvalidValueError(MatforgeUserError, ValueError):
+    """A value the user gave (an option, a constructor argument, a config key, a file's
+    content) is not one matforge can use; the message names it and what is allowed."""

@@ -1,4 +1,4 @@
-"""The component registry: models, representations, tasks and datasets by name.
+"""The component registry: backbones, representations, tasks and datasets by name.
 
 Components come from plugins (found at runtime through entry points, see
 :mod:`matforge.plugins`) or from a user's own ``registry.register`` call. Targets given as
@@ -8,7 +8,10 @@ code.
 >>> from matforge import registry
 >>> registry.names("task")            # doctest: +SKIP
 ['is2re', 'property', 's2ef']
->>> EGNN = registry.get("model", "egnn")   # doctest: +SKIP
+>>> EGNN = registry.get("backbone", "egnn")   # doctest: +SKIP
+
+Kind ``model`` is an alias of ``backbone`` (the neural network a task is built around), kept
+so that ``registry.get("model", ...)`` and ``matforge list model`` go on working.
 """
 
 from __future__ import annotations
@@ -20,27 +23,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Kinds every core knows. Plugins may add more with :meth:`Registry.add_kind`.
-DEFAULT_KINDS: tuple[str, ...] = ("model", "representation", "task", "dataset")
+from matforge.errors import MatforgeUserError
 
-#: Components published by matforge's own plugin distributions, so that asking for one that
-#: is not installed says what to install.
-KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
-    ("representation", "graph"): "matforge-graph",
-    ("representation", "pointcloud"): "matforge-pointcloud",
-    ("model", "egnn"): "matforge-egnn",
-    ("model", "egnn-paper"): "matforge-egnn",
-    ("model", "megnet"): "matforge-megnet",
-    ("model", "megnet-paper"): "matforge-megnet",
-    ("model", "gala"): "matforge-gala",
-    ("model", "gala-paper"): "matforge-gala",
-}
+#: Kinds every core knows. Plugins may add more with :meth:`Registry.add_kind`.
+DEFAULT_KINDS: tuple[str, ...] = ("backbone", "representation", "task", "dataset")
+
+#: Other words for a kind: ``model`` is what earlier releases called a backbone.
+KIND_ALIASES: dict[str, str] = {"model": "backbone"}
 
 USER = "<user>"
 
 
-class RegistryError(LookupError):
-    """Base class of registry errors."""
+class RegistryError(MatforgeUserError, LookupError):
+    """Base class of registry errors (a name or kind the user gave that does not resolve)."""
 
 
 class UnknownKindError(RegistryError):
@@ -52,11 +47,16 @@ class UnknownNameError(RegistryError):
 
 
 class PluginNotInstalledError(UnknownNameError):
-    """The name belongs to a known plugin distribution that is not installed."""
+    """The name belongs to a plugin distribution (e.g. recorded in a checkpoint) that is not
+    installed, or is installed but did not load."""
 
 
 class DuplicateNameError(RegistryError):
     """Two providers registered the same kind and name."""
+
+
+class RegistryVersionWarning(UserWarning):
+    """A component is provided by another version of its distribution than was recorded."""
 
 
 class ComponentLoadError(RegistryError):
@@ -195,13 +195,22 @@ class Registry:
     # -- registering -------------------------------------------------------------------------
 
     def kinds(self) -> list[str]:
-        """Known kinds, sorted."""
+        """Known kinds, sorted (aliases such as ``model`` not included)."""
         self._ensure_discovered()
         return sorted(self._kinds)
+
+    def canonical_kind(self, kind: str) -> str:
+        """``kind`` with aliases resolved (``model`` → ``backbone``); raises
+        :class:`UnknownKindError` for a kind nobody registered."""
+        canonical = KIND_ALIASES.get(kind, kind)
+        self._check_kind(canonical, kind)
+        return canonical
 
     def add_kind(self, kind: str) -> None:
         """Make a new kind of component available (idempotent)."""
         _check_identifier("kind", kind)
+        if kind in KIND_ALIASES:
+            return
         with self._lock:
             self._kinds.setdefault(kind, {})
             self._aliases.setdefault(kind, {})
@@ -219,7 +228,8 @@ class Registry:
         """Register ``target`` as ``kind``/``name``.
 
         Args:
-            kind: one of :meth:`kinds` (``model``, ``representation``, ``task``, ``dataset``, …).
+            kind: one of :meth:`kinds` (``backbone`` or its alias ``model``, ``representation``,
+                ``task``, ``dataset``, …).
             name: the name users type; lower case, digits, ``-``, ``_`` and ``.``.
             target: the object itself, or ``"module:attr"`` imported when first used.
             override: replace an existing registration instead of raising
@@ -230,7 +240,7 @@ class Registry:
         """
         self._add(
             _Entry(
-                kind=kind,
+                kind=KIND_ALIASES.get(kind, kind),
                 name=name,
                 target=target,
                 summary=summary if summary is not None else _summary_of(target),
@@ -244,6 +254,7 @@ class Registry:
         )
 
     def _add(self, entry: _Entry, *, override: bool, during_discovery: bool) -> None:
+        entry.kind = KIND_ALIASES.get(entry.kind, entry.kind)
         self._check_kind(entry.kind)
         _check_identifier("name", entry.name)
         for alias in entry.aliases:
@@ -295,9 +306,9 @@ class Registry:
     def unregister(self, kind: str, name: str) -> None:
         """Remove a registration (mainly for tests and interactive use)."""
         self._ensure_discovered()
-        self._check_kind(kind)
+        word, kind = kind, self.canonical_kind(kind)
         with self._lock:
-            resolved = self._resolve(kind, name)
+            resolved = self._resolve(kind, name, word)
             del self._kinds[kind][resolved]
             self._drop_aliases_of(kind, resolved)
 
@@ -306,12 +317,32 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         """Names registered for ``kind``, sorted (aliases not included)."""
         self._ensure_discovered()
-        self._check_kind(kind)
-        return sorted(self._kinds[kind])
+        return sorted(self._kinds[self.canonical_kind(kind)])
 
-    def get(self, kind: str, name: str) -> Any:
-        """The component ``kind``/``name``, importing it if it was registered lazily."""
-        return self._entry(kind, name).load()
+    def get(self, kind: str, name: str, *, distribution: str | None = None, version: str | None = None) -> Any:
+        """The component ``kind``/``name``, importing it if it was registered lazily.
+
+        ``distribution`` and ``version``: who provided it when it was recorded (a checkpoint).
+        A name nobody registers then raises :class:`PluginNotInstalledError` saying whether to
+        install ``distribution==version`` or why the installed one did not load; a component
+        now provided by another version of the distribution warns.
+        """
+        try:
+            entry = self._entry(kind, name)
+        except UnknownNameError:
+            if distribution is None:
+                raise
+            raise self.missing_plugin_error(kind, name, distribution, version) from None
+        if distribution is not None and version is not None and entry.distribution == distribution and entry.version != version:
+            import warnings
+
+            warnings.warn(
+                f"{kind} {name!r} was recorded with {distribution} {version}; {distribution} "
+                f"{entry.version} is installed, and its defaults or behaviour may differ",
+                RegistryVersionWarning,
+                stacklevel=2,
+            )
+        return entry.load()
 
     def info(self, kind: str, name: str) -> ComponentInfo:
         """Provider, version and summary of ``kind``/``name`` without importing it."""
@@ -325,18 +356,19 @@ class Registry:
     def __contains__(self, key: tuple[str, str]) -> bool:
         kind, name = key
         self._ensure_discovered()
+        kind = KIND_ALIASES.get(kind, kind)
         return kind in self._kinds and self._resolve_or_none(kind, name) is not None
 
     def _entry(self, kind: str, name: str) -> _Entry:
         self._ensure_discovered()
-        self._check_kind(kind)
-        return self._kinds[kind][self._resolve(kind, name)]
+        word, kind = kind, self.canonical_kind(kind)
+        return self._kinds[kind][self._resolve(kind, name, word)]
 
     def _resolve_or_none(self, kind: str, name: str) -> str | None:
         resolved = self._aliases[kind].get(name, name)
         return resolved if resolved in self._kinds[kind] else None
 
-    def _resolve(self, kind: str, name: str) -> str:
+    def _resolve(self, kind: str, name: str, word: str | None = None) -> str:
         resolved = self._resolve_or_none(kind, name)
         if resolved is not None:
             return resolved
@@ -344,29 +376,62 @@ class Registry:
         if conflict:
             first, *others = conflict
             raise DuplicateNameError(_duplicate_message(kind, name, first, others[0]))
-        raise self._unknown_name_error(kind, name)
+        raise self._unknown_name_error(kind, name, word or kind)
 
-    def _unknown_name_error(self, kind: str, name: str) -> UnknownNameError:
+    def _unknown_name_error(self, kind: str, name: str, word: str) -> UnknownNameError:
         available = sorted([*self._kinds[kind], *self._aliases[kind]])
-        provider = KNOWN_PROVIDERS.get((kind, name))
-        if provider is not None:
-            return PluginNotInstalledError(
-                f"{kind} {name!r} is provided by the plugin distribution {provider!r}, which is "
-                f"not installed (or failed to load: run 'matforge plugins'). Install it with "
-                f"'pip install {provider}'. Available {kind}s: {_listing(available)}"
-            )
         close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         return UnknownNameError(
-            f"unknown {kind} {name!r}.{hint} Available {kind}s: {_listing(available)}"
+            f"unknown {word} {name!r}.{hint} Available {word}s: {_listing(available)}"
+            f"{self._unloaded_plugins_hint()}"
         )
 
-    def _check_kind(self, kind: str) -> None:
+    def _unloaded_plugins_hint(self) -> str:
+        """Installed plugins that registered nothing (broken, incompatible, disabled, in
+        conflict): the name asked for may be one of theirs."""
+        unloaded = [p for p in self._plugins if p.status != "ok"]
+        if not unloaded:
+            return ""
+        listed = "; ".join(
+            f"{p.spec.distribution or p.name} ({p.status}{': ' + p.error if p.error else ''})" for p in unloaded
+        )
+        return f". Installed plugins that did not load: {listed} (see 'matforge plugins')"
+
+    def missing_plugin_error(
+        self, kind: str, name: str, distribution: str, version: str | None = None
+    ) -> PluginNotInstalledError:
+        """The error for ``kind``/``name`` known (e.g. from a checkpoint) to come from
+        ``distribution``: whether that distribution is installed (then it failed to load, or
+        no longer provides the name) or not is read from the installed distributions."""
+        import importlib_metadata
+
+        wanted = f"{distribution}=={version}" if version else distribution
+        try:
+            installed = importlib_metadata.distribution(distribution).version
+        except importlib_metadata.PackageNotFoundError:
+            installed = None
+        provider = f"{distribution} {version}" if version else distribution
+        if installed is None:
+            what = f"which is not installed here: pip install '{wanted}'"
+        else:
+            status = next((p for p in self.plugins() if p.spec.distribution == distribution), None)
+            state = f"is {status.status}: {status.error}" if status is not None and status.status != "ok" else (
+                "does not register it (any more)"
+            )
+            what = f"which is installed ({distribution} {installed}) but {state} (see 'matforge plugins')"
+            if version and version != installed:
+                what += f"; the name was provided by version {version}: pip install '{wanted}'"
+        return PluginNotInstalledError(f"{kind} {name!r} from {provider}, {what}")
+
+    def _check_kind(self, kind: str, word: str | None = None) -> None:
         if kind not in self._kinds:
-            close = difflib.get_close_matches(kind, list(self._kinds), n=1)
+            known = [*self._kinds, *KIND_ALIASES]
+            close = difflib.get_close_matches(word or kind, known, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise UnknownKindError(
-                f"unknown component kind {kind!r}.{hint} Known kinds: {', '.join(sorted(self._kinds))}"
+                f"unknown component kind {word or kind!r}.{hint} Known kinds: {', '.join(sorted(self._kinds))} "
+                f"({', '.join(f'{a} = {k}' for a, k in KIND_ALIASES.items())})"
             )
 
 
@@ -400,7 +465,7 @@ def _summary_of(target: Any) -> str:
 
 
 class _PluginRegistrar:
-    """The registry as a plugin's ``matforge_register`` hook sees it.
+    """The :class:`matforge.hooks.Registrar` a plugin's ``matforge_register`` hook receives.
 
     Records which plugin registered what, and stages registrations so that a plugin that
     fails half-way adds nothing.
@@ -412,14 +477,21 @@ class _PluginRegistrar:
         self._distribution = distribution
         self._version = version
         self.staged: list[tuple[_Entry, bool]] = []
-        self.kinds: list[str] = []
+        self.new_kinds: list[str] = []
 
     def add_kind(self, kind: str) -> None:
         _check_identifier("kind", kind)
-        self.kinds.append(kind)
+        self.new_kinds.append(kind)
 
-    def kinds_known(self) -> list[str]:
-        return sorted({*self._registry._kinds, *self.kinds})
+    def kinds(self) -> list[str]:
+        return sorted({*self._registry._kinds, *self.new_kinds})
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Only called for attributes that do not exist: say what a hook may use.
+        raise AttributeError(
+            f"the registrar given to matforge_register has no {attribute!r}: it offers register, "
+            "add_kind and kinds (matforge.hooks.Registrar); query matforge.registry after discovery"
+        )
 
     def register(
         self,
@@ -431,7 +503,8 @@ class _PluginRegistrar:
         summary: str | None = None,
         aliases: Iterable[str] = (),
     ) -> None:
-        if kind not in self._registry._kinds and kind not in self.kinds:
+        kind = KIND_ALIASES.get(kind, kind)
+        if kind not in self._registry._kinds and kind not in self.new_kinds:
             self._registry._check_kind(kind)
         entry = _Entry(
             kind=kind,
@@ -448,7 +521,7 @@ class _PluginRegistrar:
 
     def commit(self) -> tuple[list[str], list[DuplicateNameError]]:
         """Add the staged entries; names another provider holds are returned as errors."""
-        for kind in self.kinds:
+        for kind in self.new_kinds:
             self._registry.add_kind(kind)
         added: list[str] = []
         errors: list[DuplicateNameError] = []

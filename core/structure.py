@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from matforge.errors import MatforgeUserError
+
 #: Targets whose leading dimension is the number of atoms.
 PER_ATOM_TARGETS: frozenset[str] = frozenset({"forces", "positions_relaxed"})
 
@@ -39,7 +41,7 @@ MAX_COORDINATE = 1e6
 SCALAR_TARGETS: frozenset[str] = frozenset({"energy", "energy_relaxed", "energy_initial"})
 
 
-class StructureError(ValueError):
+class StructureError(MatforgeUserError, ValueError):
     """An `AtomicStructure` field has the wrong shape, dtype or value.
 
     Attributes:

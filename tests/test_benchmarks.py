@@ -35,3 +35,11 @@ def test_gpu_figures_script_runs_on_cpu(tmp_path):
     (model,) = json.loads((tmp_path / "gpu-report.json").read_text())["models"]
     assert model["eager_fp32_train_step_structures_per_s"] > 0
     assert 0 < model["bf16_force_rel_rms_error"] < 1
+
+
+@pytest.mark.slow
+def test_evaluate_benchmark_prints_its_ratio(tmp_path):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "bench_evaluate.py"), "--model", "toy-pair",
+                           "--repeats", "1"], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ratio evaluate / forward+forces:" in done.stdout

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from matforge.errors import InvalidValueError
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="measure training on this machine (scaling)")
@@ -45,10 +47,10 @@ def run_scaling_cmd(args: argparse.Namespace) -> int:
 
     console = Console()
     if args.epochs < 2:
-        raise ValueError("--epochs must be >= 2: the first epoch pays for start-up and is not timed")
+        raise InvalidValueError("--epochs must be >= 2: the first epoch pays for start-up and is not timed")
     limit = available_processes(args.accelerator)
     if limit < 1:
-        raise ValueError(f"no {args.accelerator} devices on this machine")
+        raise InvalidValueError(f"no {args.accelerator} devices on this machine")
     counts = args.processes or default_counts(limit)
     job = ScalingJob(model=args.model, task=args.task, data=args.data, batch_size=args.batch_size,
                      epochs=args.epochs, accelerator=args.accelerator, max_batches=args.max_batches)  # fmt: skip

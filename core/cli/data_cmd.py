@@ -7,6 +7,8 @@ import json
 from contextlib import contextmanager
 from typing import Any
 
+from matforge.errors import InvalidValueError
+
 #: Importer formats (matforge.data.importers.FORMATS, which imports lmdb; a test keeps both equal).
 IMPORT_FORMATS = ("oc20", "matsciml", "ase", "qm9")
 
@@ -109,9 +111,9 @@ def run_import(args: argparse.Namespace) -> int:
     from matforge.structure import DEFAULT_MIN_DISTANCE
 
     if args.max_rejects is not None and args.max_rejects < 0:
-        raise ValueError(f"--max-rejects must be >= 0, got {args.max_rejects}")
+        raise InvalidValueError(f"--max-rejects must be >= 0, got {args.max_rejects}")
     if args.max_record_mb is not None and not args.max_record_mb > 0:
-        raise ValueError(f"--max-record-mb must be > 0, got {args.max_record_mb}")
+        raise InvalidValueError(f"--max-record-mb must be > 0, got {args.max_record_mb}")
     with _overwrite_hint():
         summary = import_dataset(
             args.src, args.dest, format=args.format, key_map=args.map, ase_format=args.ase_format,
@@ -150,7 +152,7 @@ def _parse_parts(items: list[str]) -> dict[str, float | None]:
         except ValueError:
             sep = ""
         if not sep or not name:
-            raise ValueError(
+            raise InvalidValueError(
                 f"--parts entry {item!r} must look like NAME=FRACTION (train=0.8) or, with one "
                 "NAME=rest part, NAME=COUNT (train=110000 val=10000 test=rest)"
             )

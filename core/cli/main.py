@@ -54,12 +54,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_plugin_commands(subparsers) -> None:
+def _add_plugin_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Each working plugin's ``matforge_add_cli_commands``, one at a time: a plugin whose hook
+    raises is reported as broken (``matforge plugins``) and the commands it added are
+    removed again, so every other command still works."""
+    from matforge.plugins import hook_failed, plugin_callers
     from matforge.registry import registry
 
     manager = registry.plugin_manager
-    if manager is not None:
-        manager.hook.matforge_add_cli_commands(subparsers=subparsers)
+    if manager is None:
+        return
+    for status, caller in plugin_callers(manager, registry.plugins(), "matforge_add_cli_commands"):
+        choices, actions = dict(subparsers.choices), list(subparsers._choices_actions)
+        try:
+            caller(subparsers=subparsers)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            # Drop what the failing hook added (argparse has no public way to remove a command).
+            subparsers.choices.clear()
+            subparsers.choices.update(choices)
+            subparsers._choices_actions[:] = actions
+            hook_failed(status, "matforge_add_cli_commands", exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,12 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from matforge.cli.train import run_lightning_cli
 
         return run_lightning_cli(args)
-    parser = build_parser()
-    namespace = parser.parse_args(args)
-    if not getattr(namespace, "func", None):
-        parser.print_help()
-        return 0
+    # --debug anywhere on the line: tracebacks for user errors too (every command).
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
     try:
+        parser = build_parser()  # MATFORGE_STRICT_PLUGINS=1 turns a plugin's failure into an error
+        namespace = parser.parse_args(args)
+        if not getattr(namespace, "func", None):
+            parser.print_help()
+            return 0
         result = namespace.func(namespace)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -81,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from matforge.cli.errors import report_error
 
-        return report_error(exc, getattr(namespace, "debug", False))
+        return report_error(exc, debug)
     return int(result or 0)
 
 

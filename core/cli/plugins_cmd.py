@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         ], indent=2))
         return exit_code
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="matforge plugins")
@@ -45,13 +46,15 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     styles = {"ok": "green", "disabled": "yellow"}
     for s in statuses:
-        detail = ", ".join(s.components) if s.components else "-"
+        # Everything a plugin supplies is escaped: "[/]" in an error text is not markup.
+        detail = escape(", ".join(s.components)) if s.components else "-"
         if s.error:
-            detail = f"{detail}\n[red]{s.error}[/red]" if s.components else f"[red]{s.error}[/red]"
+            error = f"[red]{escape(s.error)}[/red]"
+            detail = f"{detail}\n{error}" if s.components else error
         table.add_row(
-            s.name,
-            s.spec.distribution or "-",
-            s.spec.version or "-",
+            escape(s.name),
+            escape(s.spec.distribution or "-"),
+            escape(s.spec.version or "-"),
             f"[{styles.get(s.status, 'red')}]{s.status}[/]",
             detail,
         )

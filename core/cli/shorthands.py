@@ -1,6 +1,6 @@
 """Registry names as shorthands on the training command line.
 
-``matforge fit --task s2ef --model egnn --data devset:emt-s2ef`` is rewritten, before
+``matforge fit --task s2ef --backbone egnn --data devset:emt-s2ef`` is rewritten, before
 LightningCLI parses it, into::
 
     matforge fit --model.class_path matforge.tasks.energy_force.EnergyForceTask \\
@@ -10,10 +10,16 @@ LightningCLI parses it, into::
 
 * ``--task NAME``: a registered task; becomes the LightningModule class (``--model.class_path``),
   placed before any other ``--model.*`` option so that init-args overrides apply to it.
-* ``--model NAME``: a registered backbone (a lower-case registry name, not a class path or a
-  config file); becomes ``--model.init_args.backbone NAME``.
-* ``--data devset:NAME`` or ``--data PATH`` (a dataset directory): the matforge DataModule
-  reading that dataset.
+* ``--backbone NAME`` (or ``--model NAME``, its older spelling): a registered backbone (a
+  lower-case registry name, not a class path or a config file); becomes
+  ``--model.init_args.backbone NAME``. (In Lightning's options ``--model`` is the task, the
+  LightningModule; the backbone is the network the task is built around.)
+* ``--data devset:NAME`` or ``--data PATH`` (a dataset directory; anything that looks like a
+  path, so that a missing one is reported as missing): the matforge DataModule reading that
+  dataset.
+* ``--model.init_args.backbone_args.KEY V`` (and a ``--model.init_args.backbone_args`` JSON
+  dict) are checked against the backbone's constructor: an unknown key is an error listing
+  the valid ones.
 * No ``--task`` (and no config or class path for the model): with ``--ckpt_path FILE``, the
   checkpoint's task and backbone; otherwise the task the devset is meant for.
 * ``--seed N``: ``--seed_everything N``; ``--deterministic``: ``--trainer.deterministic true``.
@@ -31,6 +37,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from matforge.errors import MatforgeUserError
+
 #: The DataModule built from ``--data devset:NAME`` / ``--data PATH`` and its dataset argument.
 DATAMODULE_CLASS = "matforge.data.datamodule.AtomicDataModule"
 DATAMODULE_PATH_ARG = "path"
@@ -42,8 +50,17 @@ _REGISTRY_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-class ShorthandError(ValueError):
+class ShorthandError(MatforgeUserError, ValueError):
     """A shorthand option is incomplete or cannot be resolved."""
+
+
+class MissingPathError(MatforgeUserError, FileNotFoundError):
+    """A dataset or checkpoint path given on the command line does not exist."""
+
+
+#: Options naming a registered backbone.
+BACKBONE_OPTIONS = ("--backbone", "--model")
+BACKBONE_ARGS = "--model.init_args.backbone_args"
 
 
 @dataclass
@@ -64,11 +81,21 @@ def task_class_path(name: str) -> str:
     return registry.info("task", name).target.replace(":", ".")
 
 
-def check_model(name: str) -> None:
-    """Raise the registry's error (with suggestions) unless ``name`` is a registered model."""
+def check_model(name: str, kind: str = "backbone") -> None:
+    """Raise the registry's error (with suggestions) unless ``name`` is a registered backbone
+    (``kind``: the word the error uses, ``model`` for ``--model NAME``)."""
     from matforge.registry import registry
 
-    registry.info("model", name)
+    registry.info(kind, name)
+
+
+def check_backbone_keys(name: str, args: dict) -> None:
+    """Raise :class:`~matforge.interfaces.BackboneArgumentError` unless backbone ``name``
+    takes every key of ``args`` (imports the backbone's module)."""
+    from matforge.interfaces import check_backbone_args
+    from matforge.registry import registry
+
+    check_backbone_args(name, registry.get("backbone", name), args)
 
 
 def check_data(value: str) -> None:
@@ -78,7 +105,7 @@ def check_data(value: str) -> None:
     if value.startswith(DEVSET_PREFIX):
         registry.info("dataset", value[len(DEVSET_PREFIX):].partition("/")[0])
     elif not os.path.exists(value):
-        raise FileNotFoundError(
+        raise MissingPathError(
             f"--data {value}: no such dataset path (use devset:NAME for a shipped devset: "
             f"{', '.join(DEVSET_PREFIX + n for n in registry.names('dataset'))})"
         )
@@ -104,18 +131,36 @@ def devset_properties(value: str) -> tuple[str, ...]:
     return tuple(getattr(devset, "default_properties", ()))
 
 
-def checkpoint_model_args(path: str) -> list[str]:
-    """``--model.class_path`` and ``--model.init_args.backbone`` of a matforge checkpoint, so
-    that ``matforge validate --ckpt_path X --data ...`` needs no model options (LightningCLI then
-    restores the task's other settings from the checkpoint)."""
-    import torch
+def checkpoint_model_args(path: str, task: str, backbone: str | None) -> list[str]:
+    """``--model.class_path`` and ``--model.init_args.backbone`` of a checkpoint's task and
+    backbone (from :func:`checked_checkpoint`), so that ``matforge validate --ckpt_path X
+    --data ...`` needs no model options (LightningCLI then restores the task's other settings
+    from the checkpoint)."""
+    from matforge.checkpoint import CheckpointError
 
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    record = checkpoint.get("matforge") if isinstance(checkpoint, dict) else None
-    backbone = (checkpoint.get("hyper_parameters") or {}).get("backbone") if record else None
-    if not record or not isinstance(backbone, str):
-        raise ShorthandError(f"{path} is not a matforge task checkpoint: give --task and --model")
-    return ["--model.class_path", str(record["task"]).replace(":", "."), "--model.init_args.backbone", backbone]
+    if backbone is None:
+        raise CheckpointError(f"{path}: the checkpoint's backbone has no registry name: give --task and --model")
+    return ["--model.class_path", task_class_path(task), "--model.init_args.backbone", backbone]
+
+
+def checked_checkpoint(path: str) -> tuple[str, str | None]:
+    """Registry names of the task and backbone of the checkpoint ``path``, after checking
+    that LightningCLI may read it: loadable with ``weights_only=True``, a registered task, and
+    no class path in its hyperparameters other than that task's (LightningCLI would import
+    it)."""
+    from matforge.checkpoint import UnregisteredTaskError, load_checkpoint, read_record, task_name
+
+    checkpoint = load_checkpoint(path, map_location="cpu")
+    record = read_record(checkpoint, path)
+    task = task_name(record, path)
+    class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+    expected = task_class_path(task)
+    if class_path is not None and class_path != expected:
+        raise UnregisteredTaskError(
+            f"{path}: its hyperparameters name class {class_path!r}, not {expected!r} of its "
+            f"registered task {task!r}; refusing to read it"
+        )
+    return task, record.backbone
 
 
 def expand(argv: Sequence[str]) -> Expanded:
@@ -125,6 +170,9 @@ def expand(argv: Sequence[str]) -> Expanded:
     task_position: int | None = None
     has_config = has_class_path = False
     checkpoint: str | None = None
+    backbone_name: str | None = None
+    backbone_keys: dict = {}
+    names: tuple[str, str | None] = ("", None)
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -135,8 +183,8 @@ def expand(argv: Sequence[str]) -> Expanded:
                 task_position = len(out.args)
             i += 2
             continue
-        if token == "--model" and value is not None and _is_registry_name(value):
-            check_model(value)
+        if token in BACKBONE_OPTIONS and value is not None and (token == "--backbone" or _is_registry_name(value)):
+            check_model(value, token.removeprefix("--"))
             out.model = value
             if task_position is None:
                 task_position = len(out.args)
@@ -159,18 +207,26 @@ def expand(argv: Sequence[str]) -> Expanded:
             continue
         if token == "--ckpt_path" and value is not None and value not in LIGHTNING_CKPT_NAMES:
             if not os.path.isfile(value):
-                raise FileNotFoundError(f"--ckpt_path {value}: no such checkpoint file")
+                raise MissingPathError(f"--ckpt_path {value}: no such checkpoint file")
             checkpoint = value
+            names = checked_checkpoint(value)  # before LightningCLI reads its hyperparameters
         if token in ("-c", "--config"):
             has_config = True
+        if token == "--model.init_args.backbone" and value is not None:
+            backbone_name = value
+        if token.startswith(BACKBONE_ARGS) and value is not None:
+            backbone_keys.update(_backbone_keys(token, value))
         if token == "--model.class_path" or (token == "--model" and value is not None and "." in value):
             has_class_path = True
         if (token.startswith("--model.") or token == "--model") and task_position is None:
             task_position = len(out.args)
         out.args.append(token)
         i += 1
+    backbone_name = out.model or backbone_name
+    if backbone_keys and backbone_name is not None and _is_registry_name(backbone_name):
+        check_backbone_keys(backbone_name, backbone_keys)
     if out.task is None and out.model is None and not (has_config or has_class_path) and checkpoint:
-        out.args[1:1] = checkpoint_model_args(checkpoint)
+        out.args[1:1] = checkpoint_model_args(checkpoint, *names)
         return out
     if out.task is None and not (has_config or has_class_path) and out.data is not None:
         out.task = devset_task(out.data)
@@ -191,7 +247,7 @@ def expand(argv: Sequence[str]) -> Expanded:
         from matforge.registry import registry
 
         raise ShorthandError(
-            f"--model {out.model} needs a task: add --task NAME ({', '.join(registry.names('task'))}) "
+            f"--backbone {out.model} needs a task: add --task NAME ({', '.join(registry.names('task'))}) "
             "or a --config that sets model.class_path"
         )
     return out
@@ -202,7 +258,7 @@ def _split_equals(argv: Sequence[str]) -> list[str]:
     tokens: list[str] = []
     for arg in argv:
         name, sep, value = arg.partition("=")
-        if sep and name in ("--task", "--model", "--data", "--seed"):
+        if sep and name in ("--task", "--backbone", "--model", "--data", "--seed"):
             tokens += [name, value]
         else:
             tokens.append(arg)
@@ -220,4 +276,24 @@ def _is_registry_name(value: str) -> bool:
 
 
 def _is_dataset_path(value: str) -> bool:
-    return os.path.isdir(value)
+    """A directory, or a value written like a path (``./x``, ``~/x``, ``a/b``) even when it
+    does not exist, so that it reaches the "no such dataset path" message. Class paths
+    (``pkg.Module``) and config files pass through to LightningCLI."""
+    if os.path.isdir(value):
+        return True
+    if value.endswith(_CONFIG_SUFFIXES) and os.path.isfile(value):
+        return False
+    return value.startswith((".", "~")) or "/" in value or os.sep in value
+
+
+def _backbone_keys(token: str, value: str) -> dict:
+    """Backbone argument names set by ``--model.init_args.backbone_args[.KEY] VALUE``."""
+    if token != BACKBONE_ARGS:
+        return {token[len(BACKBONE_ARGS) + 1:].split(".")[0]: value}
+    try:
+        import yaml
+
+        parsed = yaml.safe_load(value)
+    except Exception:  # jsonargparse reports what it cannot parse
+        return {}
+    return dict(parsed) if isinstance(parsed, dict) else {}

@@ -24,7 +24,7 @@ from matforge.training.defaults import (
     flag_enabled,
     quiet_lightning,
 )
-from matforge.training.prediction_writer import PredictionWriter
+from matforge.training.prediction_writer import PredictionWriter, predictions_folder
 from matforge.training.rundir import RUN_DIR_ENV, RunDirectory
 
 DEFAULT_SEED = 0
@@ -40,7 +40,8 @@ class RunConfigCallback(SaveConfigCallback):
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.run is not None:
             self.run.path.mkdir(parents=True, exist_ok=True)
-            self.parser.save(self.config, self.run.config, skip_none=False, overwrite=True)
+            # skip_unset=False: keep the options left at None, so the file reproduces the run.
+            self.parser.save(self.config, self.run.config, skip_unset=False, overwrite=True)
 
 
 class MatforgeCLI(LightningCLI):
@@ -49,6 +50,7 @@ class MatforgeCLI(LightningCLI):
     def __init__(self, args: Sequence[str], **kwargs: Any) -> None:
         self.run: RunDirectory | None = None
         self.prediction_writer: PredictionWriter | None = None
+        self.predictions_dir: Path | None = None
         super().__init__(
             model_class=_task_base_class(),
             datamodule_class=_datamodule_base_class(),
@@ -67,19 +69,67 @@ class MatforgeCLI(LightningCLI):
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument("--runs_root", type=str, default="runs", help="Folder holding the run directories.")
+        parser.add_argument(
+            "--runs_root",
+            type=str,
+            default="runs",
+            help="Folder holding the run directories (--trainer.default_root_dir, when given, takes precedence).",
+        )
         parser.add_argument(
             "--run_dir",
             type=str | None,
             default=None,
-            help="Run directory to use (default: <runs_root>/<task>-<model>-<timestamp>).",
+            help="Run directory to use (default: <runs root>/<task>-<backbone>-<timestamp>).",
         )
+
+    # -- parsing ----------------------------------------------------------------------------
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse, check a ``--ckpt_path`` file, then fill in the backbone's defaults
+        (``backbone_args`` as resolved), so that ``--print_config`` and the run's
+        ``config.yaml`` show every backbone argument. ``--print_config`` is printed here,
+        after that, rather than by jsonargparse during parsing;
+        ``--print_config=skip_null,skip_default`` work as jsonargparse's."""
+        args = list(args)
+        flags = [a for a in args if a == "--print_config" or a.startswith("--print_config=")]
+        for flag in flags:
+            args.remove(flag)
+        super().parse_arguments(parser, args)
+        # LightningCLI next reads --ckpt_path's hyperparameters (importing their _class_path):
+        # check the file first, wherever the path came from (command line or config file).
+        from matforge.cli.shorthands import checked_checkpoint
+
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and os.path.isfile(ckpt_path):
+            checked_checkpoint(ckpt_path)
+        resolve_backbone_args(self.config.get(str(subcommand), self.config))
+        if flags:
+            import yaml
+
+            options = {o for flag in flags for o in flag.partition("=")[2].split(",") if o}
+            dumped = yaml.safe_load(parser.dump(
+                self.config,
+                skip_unset=bool(options & {"skip_null", "skip_unset"}),
+                skip_default="skip_default" in options,
+                skip_link_targets=False,
+            ))
+            dumped = dumped.get(subcommand, dumped)
+            print(yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True), end="")
+            raise SystemExit(0)
 
     # -- run directory ----------------------------------------------------------------------
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
-        self.run = self._choose_run_directory(config)
+        if self.subcommand in ("validate", "test"):
+            config.verbose = False  # matforge prints its own table (after_validate)
+        checkpoint = config.get("ckpt_path")
+        if self.subcommand == "predict" and not config.get("run_dir") and checkpoint and Path(checkpoint).is_file():
+            # predictions of a checkpoint go next to it, not into a new run directory
+            self.run, self.predictions_dir = None, predictions_folder(checkpoint)
+        else:
+            self.run = self._choose_run_directory(config)
         self.save_config_kwargs = {"run": self.run}
 
     def _choose_run_directory(self, config: Any) -> RunDirectory:
@@ -87,18 +137,19 @@ class MatforgeCLI(LightningCLI):
         if inherited and _is_worker_process():
             return RunDirectory(Path(inherited))
         task, model = run_names(config)
+        root = runs_root(config)
         if config.get("run_dir"):
             run = RunDirectory(Path(config.run_dir))
         elif self.subcommand == "fit" and config.get("ckpt_path") == "last":
-            run = RunDirectory.latest(config.runs_root, task, model)
+            run = RunDirectory.latest(root, task, model)
             if run is None:
                 raise FileNotFoundError(
                     f"--ckpt_path last: no earlier {task}-{model} run with checkpoints/last.ckpt under "
-                    f"{config.runs_root}/ (give --run_dir or a checkpoint path)"
+                    f"{root}/ (give --run_dir or a checkpoint path)"
                 )
         else:
             label = model if self.subcommand == "fit" else f"{model}-{self.subcommand}"
-            run = RunDirectory.new(config.runs_root, task, label)
+            run = RunDirectory.new(root, task, label)
         if self.subcommand == "fit" and config.get("ckpt_path") == "last":
             config.ckpt_path = str(run.last_checkpoint)
         os.environ[RUN_DIR_ENV] = str(run.path)
@@ -108,24 +159,30 @@ class MatforgeCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         check_representation(self.model, self.datamodule)
-        trainer_config = self._get(self.config_init, "trainer", default={})
+        trainer_config = self.config_init[self.subcommand].get("trainer") or {}
         run = self.run
         if run is not None:
             run.make()
-            kwargs.setdefault("default_root_dir", trainer_config.get("default_root_dir") or str(run.path))
+            # --trainer.default_root_dir chose the runs root; what Lightning writes by itself
+            # goes into this run's directory.
+            kwargs["default_root_dir"] = str(run.path)
             if trainer_config.get("logger") in (None, True):
                 kwargs["logger"] = default_loggers(run)
+        elif self.predictions_dir is not None and trainer_config.get("logger") in (None, True):
+            kwargs["logger"] = False
         extra = default_callbacks(
             run,
             monitor=getattr(self.model, "monitor", None),
             progress_bar=flag_enabled(trainer_config, "enable_progress_bar"),
             checkpoints=self.subcommand == "fit" and flag_enabled(trainer_config, "enable_checkpointing"),
         )
-        if self.subcommand == "predict" and run is not None:
-            self.prediction_writer = PredictionWriter(run.path / "predictions")
+        folder = self.predictions_dir or (run.path / "predictions" if run is not None else None)
+        if self.subcommand == "predict" and folder is not None:
+            self.prediction_writer = PredictionWriter(folder)
             extra.append(self.prediction_writer)
         configured = trainer_config.get("callbacks") or []
         kwargs["callbacks"] = [*(configured if isinstance(configured, list) else [configured]), *extra]
+        kwargs["plugins"] = with_safe_checkpoint_io(trainer_config.get("plugins"))
         return super().instantiate_trainer(**kwargs)
 
     # -- messages ---------------------------------------------------------------------------
@@ -149,8 +206,25 @@ class MatforgeCLI(LightningCLI):
     def before_validate(self) -> None:
         self.before_fit()
 
+    def after_validate(self) -> None:
+        self._print_table()
+
     def before_test(self) -> None:
         self.before_fit()
+
+    def after_test(self) -> None:
+        self._print_table()
+
+    def _print_table(self) -> None:
+        """The logged metrics as matforge's table (one column per named set, full names)."""
+        from matforge.training.table import MetricsTable
+
+        if not self.trainer.is_global_zero:
+            return
+        logged = {k: float(v) for k, v in self.trainer.callback_metrics.items()}
+        table = MetricsTable.from_logged(logged)
+        if table.metrics:
+            table.print(title=f"matforge {self.subcommand}")
 
     def before_predict(self) -> None:
         self.before_fit()
@@ -170,10 +244,12 @@ class MatforgeCLI(LightningCLI):
 
 SHORTHAND_HELP = (
     "Shorthands (rewritten before parsing): --task NAME (is2re, s2ef, property) sets the task "
-    "class; --model NAME a registered backbone (matforge list model); --data devset:NAME or "
-    "--data DIR the matforge DataModule on that dataset; --seed N; --deterministic. Runs write "
-    "to --runs_root/<task>-<model>-<timestamp> unless --run_dir is given; --ckpt_path last "
-    "resumes the newest run of the same task and model. Add --debug for tracebacks."
+    "class (Lightning's --model: the LightningModule); --backbone NAME (or --model NAME) a "
+    "registered backbone, the network the task trains (matforge list backbone; its arguments: "
+    "matforge list backbone NAME); --data devset:NAME or --data DIR the matforge DataModule on "
+    "that dataset; --seed N; --deterministic. Runs write to <runs root>/<task>-<backbone>-<timestamp> "
+    "(runs root: --trainer.default_root_dir, default ./runs) unless --run_dir is given; "
+    "--ckpt_path last resumes the newest run of the same task and backbone. Add --debug for tracebacks."
 )
 
 
@@ -207,6 +283,33 @@ def run_names(config: Any) -> tuple[str, str]:
     return _task_name(class_path), backbone if isinstance(backbone, str) else "model"
 
 
+def resolve_backbone_args(config: Any) -> None:
+    """Set ``model.init_args.backbone_args`` of a parsed config to the registered backbone's
+    arguments with defaults (an unknown one raises, listing the valid ones). Left alone when
+    the backbone is not a registry name or a checkpoint will supply the arguments."""
+    from matforge.interfaces import resolved_backbone_args
+    from matforge.registry import registry
+
+    model = config.get("model")
+    init_args = model.get("init_args") if hasattr(model, "get") else None
+    name = init_args.get("backbone") if hasattr(init_args, "get") else None
+    ckpt = config.get("ckpt_path")
+    if not isinstance(name, str) or (ckpt and os.path.isfile(str(ckpt))):
+        return
+    given = init_args.get("backbone_args") or {}
+    if not isinstance(given, dict):
+        given = dict(given)
+    init_args["backbone_args"] = resolved_backbone_args(name, registry.get("backbone", name), given)
+
+
+def runs_root(config: Any) -> str:
+    """The folder holding the run directories: ``--trainer.default_root_dir`` when given (as a
+    Lightning user expects), else ``--runs_root`` (default ``runs``)."""
+    trainer = config.get("trainer") or {}
+    given = trainer.get("default_root_dir") if hasattr(trainer, "get") else None
+    return str(given) if given else str(config.get("runs_root") or "runs")
+
+
 def _task_name(class_path: str | None) -> str:
     if not class_path:
         return "task"
@@ -220,17 +323,25 @@ def _task_name(class_path: str | None) -> str:
 
 def check_representation(task: Any, datamodule: Any) -> None:
     """Fail before any run directory exists when the data module is set up for another
-    representation than the task's backbone consumes (the task checks again in setup)."""
-    from matforge.tasks import RepresentationMismatchError
+    representation, or other settings, than the task's backbone consumes (the task checks
+    again in setup)."""
+    from matforge.data.representation import check_datamodule
 
-    wanted = task.backbone.representation
-    given = getattr(datamodule, "representation_name", None)
-    if given is not None and given != wanted:
-        raise RepresentationMismatchError(
-            f"model {task.hparams.get('backbone')!r} ({type(task.backbone).__name__}) consumes the "
-            f"{wanted!r} representation but the data module is set up for {given!r}: leave "
-            f"--data.init_args.representation unset or set it to {wanted!r}"
-        )
+    check_datamodule(datamodule, task.backbone)
+
+
+def with_safe_checkpoint_io(plugins: Any) -> list[Any]:
+    """The trainer's ``plugins`` with :class:`~matforge.checkpoint.SafeCheckpointIO` added,
+    so that resuming from ``--ckpt_path`` loads with ``weights_only=True``; a configured
+    checkpoint I/O plugin is kept (the user chose it)."""
+    from lightning_fabric.plugins import CheckpointIO
+
+    from matforge.checkpoint import SafeCheckpointIO
+
+    given = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+    if any(isinstance(p, CheckpointIO) for p in given):
+        return given
+    return [*given, SafeCheckpointIO()]
 
 
 def run_lightning_cli(args: Sequence[str]) -> int:

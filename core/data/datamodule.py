@@ -2,9 +2,11 @@
 
 The representation transform (structure → graph, point cloud, …) runs inside DataLoader
 workers: each dataset is wrapped so that ``__getitem__`` returns ``representation(structure)``
-and the loader's ``collate_fn`` is ``representation.collate``. The task attaches the
-representation its backbone consumes in its ``setup`` (``set_representation``), or it is given
-here by registry name. Dataloaders are plain ``DataLoader`` objects with ``shuffle`` set, so
+and the loader's ``collate_fn`` is ``representation.collate``. The backbone owns the
+representation and its settings: the task attaches them in its ``setup``
+(:meth:`AtomicDataModule.attach_representation`). A representation given here by name, for
+using the datamodule without a task, must agree with the backbone's (see
+:mod:`matforge.data.representation`). Dataloaders are plain ``DataLoader`` objects with ``shuffle`` set, so
 Lightning swaps in its distributed sampler under DDP.
 """
 
@@ -20,7 +22,9 @@ from torch.utils.data import DataLoader, Dataset, SequentialSampler
 
 from matforge.batch import MissingTargetError
 from matforge.data.dataset import AtomicDataset, open_dataset
+from matforge.data.errors import DatasetError
 from matforge.data.lmdb_format import METADATA_FILE
+from matforge.data.representation import check_datamodule
 from matforge.data.sampler import (
     EpochRandomSampler,
     MaxAtomsBatchSampler,
@@ -72,7 +76,7 @@ def _named(value: PathLike | Mapping[str, PathLike] | Sequence[PathLike] | None,
         parsed = parse_devset(str(item)) if isinstance(item, str) else None
         name = (parsed[1] or parsed[0].name) if parsed else Path(item).name
         if name in names:
-            raise ValueError(f"two {default} sets are named {name!r}; pass a dict of names to paths")
+            raise DatasetError(f"two {default} sets are named {name!r}; pass a dict of names to paths")
         names[name] = item
     return names
 
@@ -120,7 +124,7 @@ class AtomicDataModule(pl.LightningDataModule):
         val: validation set(s): one path (named ``val``), a list (named after their folders
             or splits) or ``{name: path}``; logged under their names (``val_id/loss``).
         test: test set(s), as ``val``.
-        predict: dataset(s) to predict on.
+        predict: dataset(s) to predict on, as ``val`` (one path is named after its split or folder).
         batch_size: structures per training batch.
         eval_batch_size: structures per validation/test/predict batch (default batch_size).
         num_workers: DataLoader worker processes (the representation runs there).
@@ -132,9 +136,12 @@ class AtomicDataModule(pl.LightningDataModule):
             ``atoms`` (benchmarks/bench_dataloader.py); each batch is ~1 MB.
         targets: targets every sample must carry (others are dropped from the samples);
             ``None`` keeps each structure's targets as stored.
-        representation: registry name of the representation; normally left ``None`` and set
-            by the task from its backbone.
-        representation_args: keyword arguments of that representation (e.g. ``cutoff``).
+        representation: registry name of a representation, to use the datamodule without a
+            task; normally left ``None``: the task attaches its backbone's. With a task, it
+            must be the backbone's (else :class:`RepresentationMismatchError`).
+        representation_args: settings of that representation (e.g. ``cutoff``), likewise
+            for use without a task: with a task each must equal the backbone's own (the
+            backbone owns them; set them on the model instead).
         shuffle: shuffle the training set each epoch.
         drop_last: drop the last incomplete training batch.
         max_atoms: pack training batches up to this many atoms instead of ``batch_size``
@@ -164,19 +171,20 @@ class AtomicDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise DatasetError(f"batch_size must be >= 1, got {batch_size}")
         if max_atoms is not None and max_atoms < 1:
-            raise ValueError(f"max_atoms must be >= 1, got {max_atoms}")
+            raise DatasetError(f"max_atoms must be >= 1, got {max_atoms}")
         if prefetch_factor < 1:
-            raise ValueError(f"prefetch_factor must be >= 1, got {prefetch_factor}")
+            raise DatasetError(f"prefetch_factor must be >= 1, got {prefetch_factor}")
         self.save_hyperparameters()
         splits = split_paths(path) if path is not None else {}
         self._train: PathLike | None = train if train is not None else splits.get("train")
         self._val = _named(val, "val") if val is not None else {k: v for k, v in splits.items() if k.startswith("val")}
         self._test = _named(test, "test") if test is not None else {k: v for k, v in splits.items() if k.startswith("test")}
-        self._predict = _named(predict, "predict")
+        # a single prediction set is named after its split or folder: files are <set>.npz
+        self._predict = _named([predict] if isinstance(predict, (str, os.PathLike)) else predict, "predict")
         if path is not None and self._train is None and not (self._val or self._test):
-            raise ValueError(f"{path!r} has no train, val* or test* split: {', '.join(splits)}")
+            raise DatasetError(f"{path!r} has no train, val* or test* split: {', '.join(splits)}")
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
@@ -187,12 +195,31 @@ class AtomicDataModule(pl.LightningDataModule):
         self.drop_last = drop_last
         self.max_atoms = max_atoms
         self.representation: Any = None
+        self.representation_from_backbone = False
+        told = representation is not None or bool(representation_args)
+        self.representation_request: tuple[str | None, dict[str, Any]] | None = (
+            (representation, dict(representation_args or {})) if told else None
+        )
         if representation is not None:
             from matforge.registry import registry
 
             self.representation = registry.get("representation", representation)(**(representation_args or {}))
         self._datasets: dict[str, AtomicDataset] = {}
         self._num_atoms: dict[str, Any] = {}
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None, **kwargs: Any
+    ) -> AtomicDataModule:
+        """The datamodule saved in a task checkpoint, read with ``weights_only=True`` (see
+        :func:`matforge.checkpoint.load_checkpoint`); ``kwargs`` override saved arguments."""
+        from matforge.checkpoint import CheckpointError, load_checkpoint
+
+        if hparams_file is not None:
+            raise CheckpointError("AtomicDataModule.load_from_checkpoint does not take hparams_file")
+        checkpoint = load_checkpoint(checkpoint_path, map_location=map_location)
+        saved = checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_KEY) or {}
+        return cls(**{**{k: v for k, v in saved.items() if not k.startswith("_")}, **kwargs})
 
     @classmethod
     def from_devset(cls, name: str, **kwargs: Any) -> AtomicDataModule:
@@ -215,15 +242,37 @@ class AtomicDataModule(pl.LightningDataModule):
         return list(self._test)
 
     @property
+    def predict_names(self) -> list[str]:
+        """Prediction set names, in the order of :meth:`predict_dataloader`."""
+        return list(self._predict)
+
+    @property
     def representation_name(self) -> str | None:
         rep = self.representation
         return None if rep is None else getattr(rep, "name", type(rep).__name__)
 
     def set_representation(self, representation: Any) -> None:
-        """Use ``representation`` (structure → sample, ``.collate``) for every loader."""
+        """Use ``representation`` (structure → sample, ``.collate``) for every loader; a task
+        attached later checks that it is the one its backbone consumes."""
         if not callable(representation) or not hasattr(representation, "collate"):
             raise TypeError("a representation must be callable and have a collate() method")
         self.representation = representation
+        self.representation_from_backbone = False
+
+    def attach_representation(self, backbone: Any) -> None:
+        """Use the representation ``backbone`` consumes, with the backbone's settings (what a
+        task calls in ``setup``). One given by ``set_representation`` that matches is kept.
+
+        Raises:
+            RepresentationMismatchError: this datamodule was given another representation
+                or other settings (names both).
+        """
+        from matforge.interfaces import build_representation
+
+        check_datamodule(self, backbone)
+        if self.representation is None or self.representation_from_backbone or self.representation_request:
+            self.representation = build_representation(backbone)
+            self.representation_from_backbone = True
 
     def _dataset(self, key: str, path: PathLike) -> AtomicDataset:
         if key not in self._datasets:
@@ -271,7 +320,7 @@ class AtomicDataModule(pl.LightningDataModule):
             )
         if len(dataset) == 0:  # type: ignore[arg-type]
             where = getattr(dataset, "path", None)
-            raise ValueError(
+            raise DatasetError(
                 f"the {name} set{f' ({where})' if where else ''} holds no structures; give a "
                 "non-empty dataset (an index file with no indices, or a split of a tiny dataset?)"
             )
@@ -313,7 +362,7 @@ class AtomicDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if self._train is None:
-            raise ValueError("AtomicDataModule has no training set: pass path= or train=")
+            raise DatasetError("AtomicDataModule has no training set: pass path= or train=")
         return self._loader("train", self.dataset("train"), train=True, targets=self.targets)
 
     def val_dataloader(self) -> list[DataLoader]:

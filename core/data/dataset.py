@@ -19,7 +19,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from matforge.data.codec import decode_structure
-from matforge.data.errors import CorruptRecordError
+from matforge.data.errors import CorruptRecordError, DatasetError
 from matforge.data.lmdb_format import (
     acquire_shard,
     check_shard,
@@ -187,6 +187,6 @@ def open_dataset(path_or_devset: str | os.PathLike[str], *, indices: Sequence[in
         from matforge.data.split import read_index_file
 
         if indices is not None:
-            raise ValueError(f"{str(path)!r} is an index file; do not pass indices as well")
+            raise DatasetError(f"{str(path)!r} is an index file; do not pass indices as well")
         path, indices = read_index_file(path)
     return AtomicDataset(path, indices=indices)

@@ -1,13 +1,15 @@
 """Errors raised by the data layer; each names the file, key or field at fault.
 
-They derive from :class:`DatasetError` (a ``ValueError``), so the CLI reports them as one
+They derive from :class:`DatasetError` (a :class:`~matforge.errors.MatforgeUserError` and a ``ValueError``), so the CLI reports them as one
 ``matforge: error:`` line; re-parenting that one base re-parents them all.
 """
 
 from __future__ import annotations
 
+from matforge.errors import MatforgeUserError
 
-class DatasetError(ValueError):
+
+class DatasetError(MatforgeUserError, ValueError):
     """A dataset cannot be read or written as asked."""
 
 
@@ -44,7 +46,7 @@ class TooManyRejectsError(DatasetError):
     """An import rejected more records than ``max_rejects`` allows; nothing was written."""
 
 
-class DestinationExistsError(FileExistsError):
+class DestinationExistsError(MatforgeUserError, FileExistsError):
     """A write would replace something: ``path`` exists and ``overwrite`` was not given, or it
     is not a matforge dataset (then it is never replaced)."""
 

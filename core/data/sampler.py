@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DistributedSampler, RandomSampler, Sampler
 
+from matforge.data.errors import DatasetError
+
 
 class EpochRandomSampler(RandomSampler):
     """A ``RandomSampler`` with a seed and ``set_epoch`` (Lightning calls it every epoch), so
@@ -64,11 +66,11 @@ class MaxAtomsBatchSampler(BatchSampler):
         self.batch_size = None  # not a fixed count; Lightning reads the attribute
         self._cache: tuple[tuple, list[list[int]]] | None = None
         if self.max_atoms < 1:
-            raise ValueError(f"max_atoms must be >= 1, got {max_atoms}")
+            raise DatasetError(f"max_atoms must be >= 1, got {max_atoms}")
         too_big = np.flatnonzero(self.num_atoms > self.max_atoms)
         if too_big.size:
             i = int(too_big[0])
-            raise ValueError(
+            raise DatasetError(
                 f"structure {i} has {int(self.num_atoms[i])} atoms, more than max_atoms={self.max_atoms} "
                 f"({too_big.size} structures do; the largest has {int(self.num_atoms.max())}): raise max_atoms"
             )
@@ -133,7 +135,7 @@ class MaxAtomsBatchSampler(BatchSampler):
         while len(batches) % world:
             sizes = [(int(self.num_atoms[b].sum()), k) for k, b in enumerate(batches) if len(b) > 1]
             if not sizes:
-                raise ValueError(
+                raise DatasetError(
                     f"{len(self.num_atoms)} structures cannot fill {world} ranks with at least one batch each"
                 )
             _, k = max(sizes)

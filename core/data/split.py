@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from matforge.data.dataset import AtomicDataset, open_dataset
-from matforge.data.errors import DatasetFormatError, DestinationExistsError
+from matforge.data.errors import DatasetError, DatasetFormatError, DestinationExistsError
 from matforge.data.lmdb_format import METADATA_FILE
 
 INDEX_FORMAT = "matforge-index"
@@ -38,15 +38,15 @@ def split_sizes(total: int, fractions: Mapping[str, float | None]) -> dict[str, 
     the remainder: ``{"train": 110000, "val": 10000, "test": None}``.
     """
     if not fractions:
-        raise ValueError("give at least one part, e.g. train=0.8 val=0.1 test=0.1")
+        raise DatasetError("give at least one part, e.g. train=0.8 val=0.1 test=0.1")
     rest = [k for k, f in fractions.items() if f is REST]
     if rest:
         return _counted_sizes(total, fractions, rest)
     if any(f < 0 or not math.isfinite(f) for f in fractions.values()):
-        raise ValueError(f"fractions must be finite and >= 0, got {dict(fractions)}")
+        raise DatasetError(f"fractions must be finite and >= 0, got {dict(fractions)}")
     weight = sum(fractions.values())
     if weight <= 0:
-        raise ValueError("fractions must not all be 0")
+        raise DatasetError("fractions must not all be 0")
     exact = {k: total * f / weight for k, f in fractions.items()}
     sizes = {k: math.floor(v) for k, v in exact.items()}
     left = total - sum(sizes.values())
@@ -57,17 +57,17 @@ def split_sizes(total: int, fractions: Mapping[str, float | None]) -> dict[str, 
 
 def _counted_sizes(total: int, counts: Mapping[str, float | None], rest: list[str]) -> dict[str, int]:
     if len(rest) > 1:
-        raise ValueError(f"only one part can take the rest, got {', '.join(rest)}")
+        raise DatasetError(f"only one part can take the rest, got {', '.join(rest)}")
     sizes: dict[str, int] = {}
     for name, count in counts.items():
         if count is REST:
             continue
         if count < 0 or not math.isfinite(count) or count != int(count):
-            raise ValueError(f"with a 'rest' part the others are counts; {name}={count} is not a whole number >= 0")
+            raise DatasetError(f"with a 'rest' part the others are counts; {name}={count} is not a whole number >= 0")
         sizes[name] = int(count)
     left = total - sum(sizes.values())
     if left < 0:
-        raise ValueError(f"the counted parts ask for {sum(sizes.values())} structures; the dataset has {total}")
+        raise DatasetError(f"the counted parts ask for {sum(sizes.values())} structures; the dataset has {total}")
     return {name: sizes.get(name, left) for name in counts}
 
 
@@ -80,12 +80,12 @@ def field_value(structure: Any, field: str) -> Any:
     elif field in structure.targets and np.asarray(structure.targets[field]).size == 1:
         value = np.asarray(structure.targets[field]).item()
     else:
-        raise KeyError(
+        raise DatasetError(
             f"structure {structure.ids.get('index')} has no field {field!r} (sid, fid, ids "
             f"{sorted(structure.ids)}, scalar targets {sorted(structure.targets)})"
         )
     if value is None:
-        raise KeyError(f"structure {structure.ids.get('index')} has {field} = None; cannot group by it")
+        raise DatasetError(f"structure {structure.ids.get('index')} has {field} = None; cannot group by it")
     return value
 
 
@@ -145,7 +145,7 @@ def split_dataset(
         part name → the path written.
 
     Raises:
-        ValueError: a part would be empty.
+        DatasetError: a part would be empty.
         DestinationExistsError: a part exists and ``overwrite`` is false.
     """
     from matforge.data.writer import clean_stale_temporaries, write_dataset
@@ -155,7 +155,7 @@ def split_dataset(
     empty = [name for name, indices in parts.items() if indices.size == 0]
     if empty:
         sizes = ", ".join(f"{name}={indices.size}" for name, indices in parts.items())
-        raise ValueError(
+        raise DatasetError(
             f"part {empty[0]!r} would be empty: {len(dataset)} structures split as {sizes}; use fewer "
             "parts or larger fractions (nothing was written)"
         )

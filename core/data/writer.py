@@ -122,9 +122,9 @@ def write_dataset(
     """
     path = Path(path)
     if num_shards < 1:
-        raise ValueError(f"num_shards must be >= 1, got {num_shards}")
+        raise DatasetError(f"num_shards must be >= 1, got {num_shards}")
     if errors not in ("raise", "skip"):
-        raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+        raise DatasetError(f"errors must be 'raise' or 'skip', got {errors!r}")
     _check_destination(path, overwrite)
     if num_shards > 1 and not isinstance(structures, Sized):
         structures = list(structures)

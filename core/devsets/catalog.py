@@ -4,6 +4,10 @@ A devset is a directory of named splits, each a matforge dataset (format v1):
 ``matforge/devsets/<name>/<split>/``. Anywhere a dataset path is accepted, ``devset:NAME/SPLIT``
 is accepted too (``devset:NAME`` where a whole devset makes sense, e.g. ``matforge data info``).
 
+``devset:NAME`` resolves through the registry only (kind ``dataset``), so a plugin's
+:class:`Devset` (registered with ``path=`` its own directory) works wherever a shipped one
+does: the CLI, :class:`~matforge.data.datamodule.AtomicDataModule`, ``matforge data``.
+
 This module must stay light: plugin discovery imports it, so no torch and no lmdb here.
 """
 
@@ -28,6 +32,8 @@ class Devset:
         task: the task it is meant for (``is2re``, ``s2ef``).
         citation: what to cite when using it.
         default_properties: what a ``property`` task predicts on it unless told otherwise.
+        path: the directory holding the splits (default: the shipped devsets' directory /
+            ``name``); plugins registering their own devsets set it.
     """
 
     name: str
@@ -36,10 +42,11 @@ class Devset:
     task: str
     citation: str = ""
     default_properties: tuple[str, ...] = ()
+    path: str | os.PathLike[str] | None = None
 
     @property
     def root(self) -> Path:
-        return DEVSETS_DIR / self.name
+        return Path(self.path) if self.path is not None else DEVSETS_DIR / self.name
 
     def split_path(self, split: str) -> Path:
         """Directory of ``split``; raises naming the available splits."""
@@ -98,16 +105,26 @@ DEVSETS: dict[str, Devset] = {
 
 
 def get_devset(name: str) -> Devset:
-    """The devset ``name``; an unknown name raises listing the available ones."""
-    devset = DEVSETS.get(name)
-    if devset is None:
+    """The devset registered as dataset ``name`` (shipped or a plugin's); an unknown name
+    raises listing the available ones."""
+    from matforge.data.errors import UnknownDevsetError
+    from matforge.registry import UnknownNameError, registry
+
+    try:
+        devset = registry.get("dataset", name)
+    except UnknownNameError:
         import difflib
 
-        from matforge.data.errors import UnknownDevsetError
-
-        close = difflib.get_close_matches(name, list(DEVSETS), n=1)
+        available = registry.names("dataset")
+        close = difflib.get_close_matches(name, available, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownDevsetError(f"unknown devset {name!r}.{hint} Available devsets: {', '.join(sorted(DEVSETS))}")
+        raise UnknownDevsetError(f"unknown devset {name!r}.{hint} Available devsets: {', '.join(available)}") from None
+    if not all(hasattr(devset, a) for a in ("name", "splits", "split_path", "task")):
+        info = registry.info("dataset", name)
+        raise UnknownDevsetError(
+            f"dataset {name!r} registered by {info.distribution or info.plugin} is a "
+            f"{type(devset).__name__}, not a matforge.devsets.catalog.Devset (devset:NAME needs one)"
+        )
     return devset
 
 

@@ -22,9 +22,13 @@ import torch
 from torch import Tensor, nn
 
 from matforge.batch import AtomsBatch, MissingTargetError
+from matforge.checkpoint import CHECKPOINT_KEY, write_record
+from matforge.data.representation import RepresentationMismatchError, attach_representation
 from matforge.data.statistics import DatasetStatistics
-from matforge.interfaces import Backbone, build_representation
+from matforge.errors import InvalidValueError
+from matforge.interfaces import Backbone
 from matforge.models import BackboneSpec, backbone_spec, build_backbone
+from matforge.predictions import Predictions
 from matforge.structure import AtomicStructure
 from matforge.tasks.heads import AtomisticModel, AtomwiseHead, Readout
 from matforge.tasks.metrics import MetricGroup, SplitMetrics
@@ -39,16 +43,14 @@ from matforge.tasks.optimisation import (
     steps_of,
 )
 
-#: Key of matforge's own record in a Lightning checkpoint (task class, version).
-CHECKPOINT_KEY = "matforge"
+__all__ = ["CHECKPOINT_KEY", "MONITOR", "AtomisticTask", "RepresentationMismatchError"]
 
 #: The loss of the first validation set, logged under this name too so that checkpoint
 #: callbacks have one key to monitor whatever the validation sets are called.
 MONITOR = "val/loss"
 
-
-class RepresentationMismatchError(ValueError):
-    """The datamodule produces batches of another representation than the backbone consumes."""
+#: Predicted quantities with one row per atom (all others have one per structure).
+PER_ATOM_QUANTITIES: frozenset[str] = frozenset({"forces"})
 
 
 class AtomisticTask(pl.LightningModule):
@@ -107,7 +109,7 @@ class AtomisticTask(pl.LightningModule):
         self.hparams["backbone"] = spec.name if spec else None
         self.hparams["backbone_args"] = dict(spec.args) if spec else None
         if readout not in ("sum", "mean"):
-            raise ValueError(f"readout must be 'sum' or 'mean', got {readout!r}")
+            raise InvalidValueError(f"readout must be 'sum' or 'mean', got {readout!r}")
         check_scheduler(scheduler)
         head = AtomwiseHead(
             built.output,
@@ -149,6 +151,21 @@ class AtomisticTask(pl.LightningModule):
         """Which derivatives :meth:`predict` computes unless told (``forces``, ``stress``)."""
         return {"forces": False, "stress": False}
 
+    @property
+    def target_names(self) -> dict[str, str]:
+        """Predicted quantity → the dataset target it is trained on (``energy`` → ``energy_relaxed``);
+        a quantity not named here is compared with the target of its own name."""
+        return {}
+
+    def _scored_atoms(self, batch: AtomsBatch) -> Tensor:
+        """[N] bool: atoms whose per-atom values count in loss and metrics."""
+        return torch.ones_like(batch.fixed)
+
+    def _reference_of(self, batch: AtomsBatch, quantity: str, predicted: Tensor) -> Tensor | None:
+        """The batch's reference values of ``quantity`` shaped like ``predicted``, if it has them."""
+        value = batch.targets.get(self.target_names.get(quantity, quantity))
+        return None if value is None or value.numel() != predicted.numel() else value.reshape(predicted.shape)
+
     # -- the network ---------------------------------------------------------------------------
 
     @property
@@ -181,8 +198,16 @@ class AtomisticTask(pl.LightningModule):
 
     # -- Lightning hooks -------------------------------------------------------------------------
 
+    def _attached_trainer(self) -> pl.Trainer | None:
+        """The trainer running this task, or ``None`` (public API only: ``self.trainer``
+        raises when no trainer is attached)."""
+        try:
+            return self.trainer
+        except RuntimeError:
+            return None
+
     def setup(self, stage: str) -> None:
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        datamodule = getattr(self._attached_trainer(), "datamodule", None)
         if datamodule is not None:
             self._attach_representation(datamodule)
         # Filled once: a task loaded from a checkpoint (ready=True) keeps its own statistics.
@@ -207,19 +232,7 @@ class AtomisticTask(pl.LightningModule):
             self._fill_normalizer(statistics)
 
     def _attach_representation(self, datamodule: Any) -> None:
-        wanted = self.backbone.representation
-        current = getattr(datamodule, "representation", None)
-        if current is None:
-            if hasattr(datamodule, "set_representation"):
-                datamodule.set_representation(build_representation(self.backbone))
-            return
-        name = getattr(current, "name", type(current).__name__)
-        if name != wanted:
-            raise RepresentationMismatchError(
-                f"the datamodule produces {name!r} batches but backbone "
-                f"{type(self.backbone).__name__} ({self.hparams.get('backbone')!r}) consumes "
-                f"{wanted!r}; leave the datamodule's representation unset or set it to {wanted!r}"
-            )
+        attach_representation(datamodule, self.backbone)
 
     def training_step(self, batch: AtomsBatch, batch_idx: int) -> Tensor:
         return self._step(batch, "train", training=True)
@@ -237,8 +250,8 @@ class AtomisticTask(pl.LightningModule):
     def test_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         return self._step(batch, self._split_name("test", dataloader_idx), training=False)
 
-    def predict_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
-        return self._predict(batch, create_graph=False)
+    def predict_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Predictions:
+        return self.predictions_of(batch, self._predict(batch, create_graph=False))
 
     def _step(self, batch: AtomsBatch, split: str, *, training: bool) -> Tensor:
         pred = self._predict(batch, create_graph=training)
@@ -272,7 +285,7 @@ class AtomisticTask(pl.LightningModule):
     def _split_name(self, stage: str, dataloader_idx: int) -> str:
         """``val_names``/``test_names`` of the datamodule in dataloader order, else ``val``
         (one set) or ``val_<i>``."""
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        datamodule = getattr(self._attached_trainer(), "datamodule", None)
         names = getattr(datamodule, f"{stage}_names", None)
         if names and dataloader_idx < len(names):
             return str(names[dataloader_idx])
@@ -288,18 +301,78 @@ class AtomisticTask(pl.LightningModule):
         optimizer = build_optimizer(h.optimizer, self.model.parameters(), lr=h.lr, weight_decay=h.weight_decay)
         if h.scheduler == "constant" and h.warmup_steps == 0:
             return optimizer
-        steps_per_epoch, total = steps_of(self.trainer if self._trainer is not None else None)
+        steps_per_epoch, total = steps_of(self._attached_trainer())
         factor = LearningRateFactor(h.scheduler, h.gamma, steps_per_epoch, total, h.warmup_steps, h.min_lr_ratio)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from matforge import __version__
+        write_record(self, checkpoint)  # what rebuilds this task: see matforge.checkpoint
 
-        cls = type(self)
-        checkpoint[CHECKPOINT_KEY] = {"task": f"{cls.__module__}:{cls.__qualname__}", "version": __version__}
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """The task in ``checkpoint_path``, rebuilt through the registry and loaded with
+        ``weights_only=True`` (see :func:`matforge.checkpoint.load_task`); ``kwargs`` override
+        saved task arguments. ``hparams_file`` and ``weights_only=False`` are not supported."""
+        from matforge.checkpoint import CheckpointError, load_task
 
-    # -- prediction ------------------------------------------------------------------------------
+        if hparams_file is not None or weights_only is False:
+            raise CheckpointError(
+                "matforge tasks load from their checkpoint's own record with weights_only=True; "
+                "hparams_file and weights_only=False are not supported"
+            )
+        return load_task(checkpoint_path, map_location, expected=cls, strict=True if strict is None else strict, **kwargs)
+
+    # -- prediction and evaluation ---------------------------------------------------------------
+
+    def predictions_of(self, batch: AtomsBatch, values: dict[str, Tensor], name: str = "predict") -> Predictions:
+        """``values`` predicted for ``batch`` as :class:`~matforge.predictions.Predictions`, with
+        the batch's reference values and scored atoms (on the CPU, float64)."""
+
+        def numpy(t: Tensor) -> Any:
+            return t.detach().to("cpu", torch.float64 if t.is_floating_point() else t.dtype).numpy()
+
+        references = {}
+        for quantity, predicted in values.items():
+            reference = self._reference_of(batch, quantity, predicted)
+            if reference is not None:
+                references[quantity] = numpy(reference)
+        per_atom = PER_ATOM_QUANTITIES & set(values)
+        return Predictions(
+            predicted={q: numpy(v) for q, v in values.items()},
+            num_atoms=numpy(batch.num_atoms),
+            atomic_numbers=numpy(batch.atomic_numbers),
+            per_atom=per_atom,
+            references=references,
+            targets={q: t for q, t in self.target_names.items() if q in values},
+            scored=numpy(self._scored_atoms(batch)),
+            sid=[str(ids.get("sid", "")) for ids in batch.ids] if batch.ids else None,
+            index=[int(ids.get("index", -1)) for ids in batch.ids] if batch.ids else None,
+            name=name,
+        )
+
+    def evaluate_batch(self, batch: AtomsBatch, split: str) -> Predictions:
+        """Score one batch of ``split`` as validation does (the split's metrics and loss means
+        are updated, nothing is logged) and return its predictions; results via
+        :meth:`evaluation_results`."""
+        pred = self._predict(batch, create_graph=False)
+        losses = self._losses(pred, batch)
+        self._record(self.metrics(split, self.device), pred, batch)
+        for name, value in losses.items():
+            self.metrics.loss(split, name, self.device)[0].update(value.detach(), weight=batch.num_graphs)
+        return self.predictions_of(batch, pred, split)
+
+    def evaluation_results(self, split: str) -> dict[str, float]:
+        """``{metric: value}`` of what :meth:`evaluate_batch` scored on ``split``; resets them."""
+        return self.metrics.results(split)
 
     @torch.no_grad()
     def predict(
@@ -309,13 +382,15 @@ class AtomisticTask(pl.LightningModule):
         batch_size: int = 16,
         forces: bool | None = None,
         stress: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> Predictions:
         """Predictions for ``structures`` (:class:`AtomicStructure` or ``ase.Atoms``).
 
-        Returns a dict of numpy values in physical units: per-structure targets as arrays
-        with leading dimension G (``energy`` [G] eV, ``stress`` [G, 3, 3] eV/Å³, properties),
-        per-atom ones as a list of G arrays (``forces``: [N_i, 3] eV/Å).
-        ``forces``/``stress`` default to what the task trains (forces for ``s2ef``).
+        Returns :class:`~matforge.predictions.Predictions` (a mapping of numpy values in
+        physical units): per-structure quantities with leading dimension G (``energy`` [G] eV,
+        ``stress`` [G, 3, 3] eV/Å³, properties), per-atom ones concatenated (``forces`` [N, 3]
+        eV/Å; ``.per_structure("forces")`` splits them), with reference values where every
+        structure carries the task's targets. ``forces``/``stress`` default to what the task
+        trains (forces for ``s2ef``).
         """
         from matforge.tasks.prediction import predict_structures
 
@@ -340,7 +415,7 @@ def _resolve_backbone(backbone: str | Backbone | None, args: dict[str, Any] | No
         return built, backbone_spec(built)
     if isinstance(backbone, Backbone):
         if args:
-            raise ValueError("backbone_args go with a registry name; this backbone is already built")
+            raise InvalidValueError("backbone_args go with a registry name; this backbone is already built")
         spec = backbone_spec(backbone)
         if spec is None:
             warnings.warn(

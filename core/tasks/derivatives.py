@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from matforge.batch import AtomsBatch
+from matforge.errors import InvalidValueError
 
 B = TypeVar("B", bound=AtomsBatch)
 
@@ -63,7 +64,7 @@ def energy_and_derivatives(
             volume = torch.linalg.det(batch.cell).abs()
             if bool((volume < 1e-8).any()):
                 k = int(torch.nonzero(volume < 1e-8)[0])
-                raise ValueError(
+                raise InvalidValueError(
                     f"stress needs a periodic cell with non-zero volume; structure {k} of the batch "
                     f"(ids {batch.ids[k] if k < len(batch.ids) else '?'}) has none"
                 )

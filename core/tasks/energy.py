@@ -62,6 +62,10 @@ class EnergyTask(AtomisticTask):
         """The energy target's name (``None`` until data has decided an automatic choice)."""
         return self.hparams.get("target")
 
+    @property
+    def target_names(self) -> dict[str, str]:
+        return {"energy": self.energy_target or "energy"}
+
     def _choose_target(self, available: set[str] | list[str]) -> str:
         if self.energy_target is None:
             chosen = next((t for t in DEFAULT_ENERGY_TARGETS if t in available), "energy")

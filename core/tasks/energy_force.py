@@ -72,6 +72,16 @@ class EnergyForceTask(EnergyTask):
     def _stress_target(self) -> str | None:
         return self.hparams.stress_target if self.hparams.stress else None
 
+    @property
+    def target_names(self) -> dict[str, str]:
+        h = self.hparams
+        return {**super().target_names, "forces": h.forces_target, **({"stress": h.stress_target} if h.stress else {})}
+
+    def _reference_of(self, batch: AtomsBatch, quantity: str, predicted: Tensor) -> Tensor | None:
+        if quantity == "stress" and self.hparams.stress_target in batch.targets:
+            return self._stress_reference(batch)
+        return super()._reference_of(batch, quantity, predicted)
+
     def _prediction_defaults(self) -> dict[str, bool]:
         return {"forces": True, "stress": bool(self.hparams.stress)}
 

@@ -12,6 +12,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from matforge.batch import AtomsBatch
+from matforge.errors import InvalidValueError
 from matforge.interfaces import Backbone, OutputSpec
 from matforge.nn import structure_sum
 
@@ -42,14 +43,14 @@ class AtomwiseHead(nn.Module):
         super().__init__()
         if output.kind == "energy":
             if out_dim != 1:
-                raise ValueError(
+                raise InvalidValueError(
                     f"the backbone outputs per-atom energies (width 1) but the task needs {out_dim} "
                     "values per atom; use a backbone with output kind 'embedding'"
                 )
             self.mlp: nn.Module = nn.Identity()
             return
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown head activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+            raise InvalidValueError(f"unknown head activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
         layers: list[nn.Module] = []
         width = output.width
         for size in hidden:
@@ -92,4 +93,4 @@ def pool(values: Tensor, batch: AtomsBatch, readout: Readout) -> Tensor:
     if readout == "mean":
         counts = batch.num_atoms.to(values.dtype).reshape(-1, *([1] * (values.ndim - 1)))
         return total / counts
-    raise ValueError(f"readout must be 'sum' or 'mean', got {readout!r}")
+    raise InvalidValueError(f"readout must be 'sum' or 'mean', got {readout!r}")

@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from matforge.errors import InvalidValueError
+
 #: ``l1`` (the seed paper's choice), ``mse``, ``huber``; ``l2mae`` (mean Euclidean norm of the
 #: error vector, common for OC20 forces) treats the last dimension as a vector.
 LossName = Literal["l1", "mse", "huber", "l2mae"]
@@ -17,7 +19,7 @@ LOSSES: tuple[str, ...] = ("l1", "mse", "huber", "l2mae")
 def check_loss(name: str, what: str) -> str:
     """``name`` if it is a known loss, else a ValueError naming the option ``what``."""
     if name not in LOSSES:
-        raise ValueError(f"{what} must be one of {list(LOSSES)}, got {name!r}")
+        raise InvalidValueError(f"{what} must be one of {list(LOSSES)}, got {name!r}")
     return name
 
 
@@ -36,4 +38,4 @@ def regression_loss(name: str, error: Tensor, *, huber_delta: float = 1.0) -> Te
         return F.huber_loss(error, torch.zeros_like(error), delta=huber_delta)
     if name == "l2mae":
         return error.norm(dim=-1).mean() if error.ndim > 1 else error.abs().mean()
-    raise ValueError(f"unknown loss {name!r}; choose one of {list(LOSSES)}")
+    raise InvalidValueError(f"unknown loss {name!r}; choose one of {list(LOSSES)}")

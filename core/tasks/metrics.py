@@ -113,6 +113,17 @@ class SplitMetrics(nn.Module):
             self.losses[key][name] = MeanMetric().to(device)
         return self.losses[key][name], f"losses.{key}.{name}"
 
+    def results(self, split: str) -> dict[str, float]:
+        """``{name: value}`` of every metric and loss mean of ``split`` (computed, then reset)."""
+        key = _key(split)
+        modules = [(n, m) for n, m, _ in self.named_metrics(split)] if key in self.splits else []
+        modules += list(self.losses[key].items()) if key in self.losses else []
+        values: dict[str, float] = {}
+        for name, metric in modules:
+            values[name] = float(metric.compute()) if metric.update_count else float("nan")
+            metric.reset()
+        return values
+
     def named_metrics(self, split: str) -> Iterator[tuple[str, Metric, str]]:
         """``(name, metric, attribute path below this module)`` of every metric of ``split``.
 

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from matforge.errors import InvalidValueError
+
 OptimizerName = Literal["adamw", "adam", "sgd"]
 SchedulerName = Literal["constant", "exponential", "cosine"]
 
@@ -37,7 +39,7 @@ def build_optimizer(
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of 'adamw', 'adam', 'sgd', got {name!r}")
+    raise InvalidValueError(f"optimizer must be one of 'adamw', 'adam', 'sgd', got {name!r}")
 
 
 @dataclass
@@ -65,7 +67,7 @@ class LearningRateFactor:
             progress = min(1.0, step / max(self.total_steps, 1))
             decay = self.min_lr_ratio + (1.0 - self.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
         else:
-            raise ValueError(
+            raise InvalidValueError(
                 f"scheduler must be one of 'constant', 'exponential', 'cosine', got {self.scheduler!r}"
             )
         return warmup * decay
@@ -99,7 +101,7 @@ class WeightAverage(nn.Module):
     def __init__(self, module: nn.Module, decay: float) -> None:
         super().__init__()
         if not 0.0 < decay < 1.0:
-            raise ValueError(f"ema_decay must lie in (0, 1), got {decay}")
+            raise InvalidValueError(f"ema_decay must lie in (0, 1), got {decay}")
         self.average = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
         for parameter in self.average.parameters():
             parameter.requires_grad_(False)

@@ -3,36 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from matforge.interfaces import build_representation
+from matforge.predictions import Predictions
 from matforge.structure import AtomicStructure
 
 if TYPE_CHECKING:
     from matforge.tasks.base import AtomisticTask
 
-#: Predictions with one row per atom; :func:`predict_structures` splits them per structure.
-PER_ATOM_OUTPUTS: frozenset[str] = frozenset({"forces"})
-
-
-def as_structure(item: Any, index: int = 0) -> AtomicStructure:
-    """An :class:`AtomicStructure` without targets from a structure or an ``ase.Atoms``.
-
-    Targets are dropped so that labelled and unlabelled inputs batch together.
-    """
+def as_structure(item: Any, index: int = 0, keep: frozenset[str] = frozenset()) -> AtomicStructure:
+    """An :class:`AtomicStructure` from a structure or an ``ase.Atoms``, with only the targets
+    named in ``keep`` (so that labelled and unlabelled inputs batch together)."""
     if isinstance(item, AtomicStructure):
         structure = item
     elif type(item).__module__.startswith("ase.") and hasattr(item, "get_positions"):
         structure = AtomicStructure.from_ase(item)
     else:
         raise TypeError(f"structure {index} is a {type(item).__name__}; expected AtomicStructure or ase.Atoms")
-    return dataclasses.replace(structure, targets={}, per_atom=frozenset())
+    targets = {k: v for k, v in structure.targets.items() if k in keep}
+    return dataclasses.replace(structure, targets=targets, per_atom=structure.per_atom & frozenset(targets))
 
 
 def predict_structures(
@@ -42,51 +36,36 @@ def predict_structures(
     batch_size: int = 16,
     forces: bool = False,
     stress: bool = False,
-) -> dict[str, Any]:
-    """See :meth:`AtomisticTask.predict`."""
+) -> Predictions:
+    """See :meth:`AtomisticTask.predict`: batches of ``batch_size``, references of the task's
+    targets that every structure carries."""
     items = [as_structure(s, k) for k, s in enumerate(structures)]
+    shared = set(task.target_names.values())
+    for s in structures:
+        shared &= set(getattr(s, "targets", {}))
+    if shared:
+        items = [as_structure(s, k, frozenset(shared)) for k, s in enumerate(structures)]
     representation = build_representation(task.backbone, dtype=task.dtype)
-    chunks: dict[str, list[np.ndarray]] = {}
+    parts: list[Predictions] = []
     was_training = task.training
     task.eval()
     try:
         for start in range(0, len(items), batch_size):
             batch = representation.collate([representation(s) for s in items[start : start + batch_size]])
             batch = batch.to(task.device)
-            for name, value in task._predict_with(batch, forces=forces, stress=stress).items():
-                array = value.detach().to("cpu", torch.float64).numpy()
-                if name in PER_ATOM_OUTPUTS:
-                    chunks.setdefault(name, []).extend(np.split(array, np.cumsum(batch.num_atoms.tolist())[:-1]))
-                else:
-                    chunks.setdefault(name, []).append(array)
+            parts.append(task.predictions_of(batch, task._predict_with(batch, forces=forces, stress=stress)))
     finally:
         task.train(was_training)
-    return {
-        name: parts if name in PER_ATOM_OUTPUTS else np.concatenate(parts, axis=0)
-        for name, parts in chunks.items()
-    }
+    if not parts:
+        raise ValueError("no structures to predict")
+    return Predictions.concatenate(parts)
 
 
 def load_task(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> AtomisticTask:
-    """The task saved in a Lightning checkpoint, whichever task class wrote it.
+    """The task saved in a checkpoint, whichever registered task wrote it (see
+    :func:`matforge.checkpoint.load_task`: ``weights_only=True``, task and backbone rebuilt
+    through the registry, a missing plugin raises ``PluginNotInstalledError`` naming the
+    distribution and version)."""
+    from matforge.checkpoint import load_task as load
 
-    The class comes from matforge's record in the checkpoint; the backbone is rebuilt from
-    the registry (a missing plugin raises ``PluginNotInstalledError`` naming the package).
-    """
-    from matforge.tasks.base import CHECKPOINT_KEY, AtomisticTask
-
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    record = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
-    if not record or "task" not in record:
-        raise ValueError(f"{os.fspath(path)} is not a matforge task checkpoint (no {CHECKPOINT_KEY!r} record)")
-    module_name, _, attr = str(record["task"]).partition(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ImportError(
-            f"checkpoint {os.fspath(path)} was written by task {record['task']!r}, which cannot be "
-            f"imported here: {exc}"
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, AtomisticTask)):
-        raise TypeError(f"checkpoint {os.fspath(path)} names {record['task']!r}, which is not a matforge task")
-    return cls.load_from_checkpoint(path, map_location=map_location)
+    return load(path, map_location)

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from matforge.batch import AtomsBatch
 from matforge.data.statistics import DatasetStatistics
+from matforge.errors import InvalidValueError
 from matforge.interfaces import Backbone
 from matforge.tasks.base import AtomisticTask
 from matforge.tasks.heads import Readout, pool
@@ -60,6 +61,10 @@ class PropertyTask(AtomisticTask):
     def properties(self) -> list[str]:
         return list(self.hparams.properties)
 
+    @property
+    def target_names(self) -> dict[str, str]:
+        return {name: name for name in self.properties}
+
     def _dims(self) -> list[int]:
         dims = self.hparams.property_dims or {}
         return [int(dims.get(name, 1)) for name in self.hparams.properties]
@@ -84,7 +89,7 @@ class PropertyTask(AtomisticTask):
     def _reference(self, batch: AtomsBatch, name: str, dim: int) -> Tensor:
         value = self.target(batch, name)
         if value.numel() != batch.num_graphs * dim:
-            raise ValueError(
+            raise InvalidValueError(
                 f"target {name!r} has shape {list(value.shape)} for {batch.num_graphs} structures; "
                 f"PropertyTask expects {dim} value(s) per structure (set property_dims)"
             )
@@ -116,11 +121,11 @@ def _check_properties(
     properties: list[str], dims: dict[str, int] | None, weights: dict[str, float] | None
 ) -> None:
     if isinstance(properties, str) or not properties:
-        raise ValueError(f"properties must be a non-empty list of target names, got {properties!r}")
+        raise InvalidValueError(f"properties must be a non-empty list of target names, got {properties!r}")
     for what, mapping in (("property_dims", dims), ("property_weights", weights)):
         unknown = sorted(set(mapping or {}) - set(properties))
         if unknown:
-            raise ValueError(f"{what} names {unknown}, which are not among properties {list(properties)}")
+            raise InvalidValueError(f"{what} names {unknown}, which are not among properties {list(properties)}")
     for name, dim in (dims or {}).items():
         if int(dim) < 1:
-            raise ValueError(f"property_dims[{name!r}] must be >= 1, got {dim}")
+            raise InvalidValueError(f"property_dims[{name!r}] must be >= 1, got {dim}")

@@ -30,9 +30,9 @@ from matforge.interfaces import OutputSpec
 from matforge.structure import AtomicStructure
 from matforge.testing.harness import (
     BackboneHarness,
-    build_backbone,
     default_dtype,
     seeded,
+    seeded_backbone,
     single_thread,
 )
 from matforge.testing.placement import DefaultDeviceFor, model_packages
@@ -53,7 +53,7 @@ class Contract:
     """A registered backbone and what the checks may expect of it.
 
     Args:
-        backbone: registry name (kind ``model``).
+        backbone: registry name (kind ``backbone``, alias ``model``).
         args: constructor arguments; must survive a JSON round trip (checkpoints).
         reflections: the energy is invariant under reflections too (O(3)); ``False`` for
             backbones that are only invariant under proper rotations (SO(3)).
@@ -71,6 +71,9 @@ class Contract:
         cutoff_step: distance (Å) on either side of the cutoff at which the continuity check
             compares energies and forces.
         cutoff_atol: largest jump of the energy (eV) and forces (eV/Å) across the cutoff.
+        local: an atom's energy depends only on atoms within the backbone's receptive field;
+            ``False`` for backbones with global terms (a global state, long-range
+            electrostatics, per-structure normalisation): skips the locality check.
         locality_distance: an atom this far (Å) from a molecule is beyond any backbone's
             receptive field (the locality check).
         float32_rtol: float32 energies and forces vs float64, relative to the largest
@@ -90,6 +93,7 @@ class Contract:
     smooth: bool = True
     cutoff_step: float = 1e-7
     cutoff_atol: float = 1e-5
+    local: bool = True
     locality_distance: float = 100.0
     float32_rtol: float = 1e-4
 
@@ -176,7 +180,7 @@ def check_representation_registered(contract: Contract) -> None:
     from matforge.batch import AtomsBatch
     from matforge.registry import registry
 
-    backbone = build_backbone(contract.backbone, contract.args, seed=contract.seed)
+    backbone = seeded_backbone(contract.backbone, contract.args, seed=contract.seed)
     name = type(backbone).representation
     if ("representation", name) not in registry:
         raise ContractError(
@@ -285,7 +289,7 @@ def check_checkpoint_roundtrip(contract: Contract) -> None:
     buffer = io.BytesIO()
     torch.save(h.backbone.state_dict(), buffer)
     buffer.seek(0)
-    rebuilt = build_backbone(contract.backbone, args, seed=contract.seed + 1)
+    rebuilt = seeded_backbone(contract.backbone, args, seed=contract.seed + 1)
     try:
         rebuilt.load_state_dict(torch.load(buffer, weights_only=True), strict=True)
     except RuntimeError as exc:
@@ -576,7 +580,10 @@ def check_device_placement(contract: Contract) -> None:
 
 def check_locality(contract: Contract) -> None:
     """An atom ``locality_distance`` Å away (beyond any receptive field) changes no per-atom
-    output or force of a molecule, and the energy of both is the sum of their energies."""
+    output or force of a molecule, and the energy of both is the sum of their energies.
+    Skipped for backbones declaring ``local=False``."""
+    if not contract.local:
+        raise CheckSkipped(f"backbone {contract.backbone!r} declares local=False (global interactions)")
     h = contract.harness
     molecule = contract.structures["molecule"]
     direction = np.ones(3) / np.sqrt(3.0)
@@ -714,11 +721,11 @@ def check_backbone(
     >>> print(check_backbone("egnn", {"hidden": 16}))   # doctest: +SKIP
 
     Args:
-        backbone: registry name (kind ``model``).
+        backbone: registry name (kind ``backbone``, alias ``model``).
         args: constructor arguments.
         checks: names of the checks to run (default: all of :data:`CHECKS`).
         raise_on_failure: raise :class:`ContractError` listing every failed check.
-        **settings: further fields of :class:`Contract` (``reflections``, ``periodic``, ``smooth``,
+        **settings: further fields of :class:`Contract` (``reflections``, ``periodic``, ``smooth``, ``local``,
             tolerances, ``representation_args``, ``seed``).
     """
     contract = Contract(backbone, dict(args or {}), **settings)

@@ -6,11 +6,12 @@
     from matforge.testing import BackboneContract
 
     class TestMyBackbone(BackboneContract):
-        backbone = "my-backbone"             # registry name (kind "model")
+        backbone = "my-backbone"             # registry name (kind "backbone")
         backbone_args = {"hidden": 16}       # small sizes keep the checks fast
         reflections = False                  # only for SO(3)-invariant backbones
         periodic = True                      # False skips the wrap and basis checks
         smooth = True                        # False (hard cutoff) skips the continuity checks
+        local = True                         # False (global terms) skips the locality check
 
 pytest then collects ``test_forces_finite_differences``, ``test_euclidean_symmetry``, …
 (see :data:`matforge.testing.checks.CHECKS`). Class attributes named like the fields of

@@ -48,14 +48,20 @@ def default_dtype(dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(previous)
 
 
-def build_backbone(
+def seeded_backbone(
     name: str, args: Mapping[str, Any] | None = None, *, seed: int = 0, dtype: torch.dtype = torch.float64
 ) -> Backbone:
-    """``registry.get("model", name)(**args)`` with seeded initialisation, cast to ``dtype``,
-    in eval mode (no dropout)."""
+    """A fresh backbone for the checks: ``registry.get("backbone", name)(**args)`` with torch's
+    RNG seeded for the initialisation, cast to ``dtype``, in eval mode (no dropout).
+
+    Unlike :func:`matforge.models.build_backbone` (what tasks use), it records no spec on the
+    instance and controls the seed and dtype, so two calls give the same weights.
+    """
+    from matforge.interfaces import check_backbone_args
     from matforge.registry import registry
 
-    factory = registry.get("model", name)
+    factory = registry.get("backbone", name)
+    check_backbone_args(name, factory, dict(args or {}))
     with seeded(seed):
         backbone = factory(**copy.deepcopy(dict(args or {})))
     if not isinstance(backbone, Backbone):
@@ -73,7 +79,7 @@ class BackboneHarness:
     embeddings through a scalar that depends on all of their components.
 
     Args:
-        name: registry name of the backbone (kind ``model``).
+        name: registry name of the backbone (kind ``backbone``, alias ``model``).
         args: constructor arguments (JSON-like).
         dtype: dtype of the backbone and of the batches (float64 for the tight checks).
         seed: torch seed used for the backbone's initialisation.
@@ -93,7 +99,7 @@ class BackboneHarness:
         self.args = dict(args or {})
         self.dtype = dtype
         self.representation_args = dict(representation_args or {})
-        self.backbone = build_backbone(name, self.args, seed=seed, dtype=dtype)
+        self.backbone = seeded_backbone(name, self.args, seed=seed, dtype=dtype)
         self.representation: Representation = build_representation(
             self.backbone, **{**self.representation_args, "dtype": dtype}
         )

@@ -1,22 +1,40 @@
-"""Evaluate a trained task on every split of a dataset: the Table-2 metrics (through the
-task's own torchmetrics, as logged in training) and per-structure predictions for parity plots.
+"""Evaluate a trained task on every split of a dataset in one batched pass per split: the
+Table-2 metrics (through the task's own torchmetrics, as logged in training), the baselines'
+metrics on the same structures (:mod:`matforge.baselines`) and per-structure predictions
+(:class:`~matforge.predictions.Predictions`, for parity plots).
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import torch
 
+from matforge.errors import MatforgeUserError
+from matforge.predictions import Predictions
 from matforge.training.defaults import release_datasets
-from matforge.training.predictions import SplitPredictions
 from matforge.training.rundir import RunDirectory
 from matforge.training.table import MetricsTable, order_splits
 
 DEFAULT_BATCH_SIZE = 16
+
+
+class EvaluationInputError(MatforgeUserError):
+    """No checkpoint, no data or an unknown split was given to evaluate."""
+
+
+@dataclass
+class SplitTiming:
+    """Structures scored on one split and the wall time it took (s)."""
+
+    structures: int
+    seconds: float
 
 
 @dataclass
@@ -26,13 +44,10 @@ class Evaluation:
     table: MetricsTable
     out: Path
     files: list[Path] = field(default_factory=list)
+    timings: dict[str, SplitTiming] = field(default_factory=dict)
 
     def print(self) -> None:
-        from rich.console import Console
-
-        console = Console()
-        console.width = max(console.width, self.table.width())
-        console.print(self.table.render(title=f"{self.table.meta.get('checkpoint')} on {self.table.meta.get('data')}"))
+        self.table.print(title=f"{self.table.meta.get('checkpoint')} on {self.table.meta.get('data')}")
         for path in self.files:
             print(f"wrote {path}")
 
@@ -46,13 +61,18 @@ def evaluate(
     out: str | os.PathLike | None = None,
     predictions: bool = True,
     accelerator: str = "auto",
+    progress: bool = True,
+    num_workers: int | None = None,
 ) -> Evaluation:
     """Metrics of ``checkpoint`` (a ``.ckpt`` or a run directory) on every split of ``data``.
 
     ``data`` is ``devset:NAME`` or a dataset directory; for a run directory it defaults to the
-    run's training data. Writes ``metrics.csv``, ``metrics.json`` and (unless
-    ``predictions=False``) ``predictions/<split>.npz`` into ``out`` (default: the run's
-    ``evaluation/`` folder, else ``<checkpoint stem>-evaluation/`` beside the checkpoint).
+    run's training data. Baselines come from the training split's statistics (the run's
+    training data, else ``data``'s ``train`` split; no baseline rows without one). Writes
+    ``metrics.csv``, ``metrics.json`` and (unless ``predictions=False``)
+    ``predictions/<split>.npz`` into ``out`` (default: the run's ``evaluation/`` folder, else
+    ``<checkpoint stem>-evaluation/`` beside the checkpoint). ``batch_size`` and
+    ``num_workers`` (DataLoader processes building the graphs) default to the run's.
     """
     from matforge.tasks import load_task
 
@@ -62,25 +82,100 @@ def evaluate(
         checkpoint = run.best_checkpoint
     if not checkpoint.is_file():
         raise FileNotFoundError(f"no checkpoint at {checkpoint}")
-    data = data or (run_data(run) if run else None)
+    trained_on = run_data(run) if run else None
+    data = data or trained_on
     if not data:
-        raise ValueError("say which data to evaluate on: --data devset:NAME or a dataset directory")
+        raise EvaluationInputError("say which data to evaluate on: --data devset:NAME or a dataset directory")
     task = load_task(checkpoint)
     batch_size = batch_size or (run_batch_size(run) if run else None) or DEFAULT_BATCH_SIZE
-    datamodule = evaluation_datamodule(data, splits, batch_size)
-    logged = validate_on(task, datamodule, accelerator)
+    if num_workers is None:
+        num_workers = (_run_data_args(run).get("num_workers") if run else None) or 0
+    datamodule = evaluation_datamodule(data, splits, batch_size, num_workers)
+    statistics = training_statistics(trained_on or data)
+    out = Path(out) if out else (run.evaluation if run else checkpoint.with_name(f"{checkpoint.stem}-evaluation"))
+    files: list[Path] = []
+    try:
+        logged, baselines, notes, timings, sets = score_splits(task, datamodule, statistics, device=_device(accelerator),
+                                                               progress=progress)  # fmt: skip
+    finally:
+        release_datasets(datamodule)
     meta = {"checkpoint": str(checkpoint), "data": data, "task": type(task).__name__,
             "backbone": task.hparams.get("backbone")}
-    table = MetricsTable.from_logged(logged, meta=meta)
-    out = Path(out) if out else (run.evaluation if run else checkpoint.with_name(f"{checkpoint.stem}-evaluation"))
+    table = MetricsTable.from_logged(logged, meta=meta, baselines=baselines, baseline_notes=notes)
     out.mkdir(parents=True, exist_ok=True)
-    files = [table.write_csv(out / "metrics.csv"), table.write_json(out / "metrics.json")]
-    if predictions and hasattr(task, "energy_target"):
-        for split in order_splits(datamodule.val_names):
-            dataset = datamodule.dataset(split)
-            files.append(split_predictions(task, split, dataset, batch_size).save(out / "predictions"))
-    release_datasets(datamodule)
-    return Evaluation(table, out, files)
+    files += [table.write_csv(out / "metrics.csv"), table.write_json(out / "metrics.json")]
+    if predictions:
+        files += [p.save(out / "predictions") for p in sets]
+    return Evaluation(table, out, files, timings)
+
+
+def score_splits(
+    task: Any, datamodule: Any, statistics: Any, *, device: torch.device, progress: bool = True
+) -> tuple[dict[str, float], dict[str, float], dict[str, str], dict[str, SplitTiming], list[Predictions]]:
+    """One batched pass over each validation set of ``datamodule``: ``{"<split>/<metric>"}`` of
+    the task and of the baselines, what each baseline predicts, timings and predictions."""
+    from matforge.baselines import baseline_metrics, describe_baselines
+    from matforge.interfaces import build_representation
+
+    task = task.to(device).eval()
+    datamodule.set_representation(build_representation(task.backbone, dtype=task.dtype))
+    loaders = dict(zip(datamodule.val_names, datamodule.val_dataloader()))
+    logged: dict[str, float] = {}
+    baselines: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    timings: dict[str, SplitTiming] = {}
+    sets: list[Predictions] = []
+    for split in order_splits(loaders):
+        start = time.perf_counter()
+        parts = []
+        with torch.no_grad():  # forces enable autograd for themselves
+            for batch in _progress(loaders[split], split, len(loaders[split].dataset), progress):
+                parts.append(task.evaluate_batch(batch.to(device), split))
+        scored = Predictions.concatenate(parts, name=split)
+        timings[split] = SplitTiming(scored.num_structures, time.perf_counter() - start)
+        logged.update({f"{split}/{k}": v for k, v in task.evaluation_results(split).items()})
+        if statistics is not None:
+            baselines.update({f"{split}/{k}": v for k, v in baseline_metrics(scored, statistics).items()})
+            notes.update(describe_baselines(scored, statistics))
+        sets.append(scored)
+        if progress and not _interactive():
+            timing = timings[split]
+            print(f"{split}: {timing.structures} structures in {timing.seconds:.1f} s", flush=True)
+    return logged, baselines, notes, timings, sets
+
+
+def _interactive() -> bool:
+    return sys.stdout.isatty()
+
+
+def _progress(batches: Iterable[Any], split: str, structures: int, enabled: bool) -> Iterator[Any]:
+    """``batches`` with a rich progress bar on a terminal (removed when done); elsewhere one
+    line per split is printed by the caller instead of a bar redrawn into a log file."""
+    if not (enabled and _interactive()):
+        yield from batches
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        job = bar.add_task(f"evaluating {split}", total=structures)
+        for batch in batches:
+            yield batch
+            bar.advance(job, batch.num_graphs)
+
+
+def _device(accelerator: str) -> torch.device:
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    if accelerator in ("cpu", "auto"):
+        return torch.device("cpu")
+    raise EvaluationInputError(f"--accelerator must be cpu, gpu or auto, got {accelerator!r}")
 
 
 def evaluate_run(run: RunDirectory) -> Evaluation:
@@ -88,7 +183,7 @@ def evaluate_run(run: RunDirectory) -> Evaluation:
     return evaluate(run.path)
 
 
-def evaluation_datamodule(data: str, splits: list[str] | None, batch_size: int) -> Any:
+def evaluation_datamodule(data: str, splits: list[str] | None, batch_size: int, num_workers: int = 0) -> Any:
     """A DataModule with every split of ``data`` (or those in ``splits``) as a named
     validation set, the training split included."""
     from matforge.data.datamodule import AtomicDataModule, split_paths
@@ -97,69 +192,41 @@ def evaluation_datamodule(data: str, splits: list[str] | None, batch_size: int) 
     if splits:
         unknown = [s for s in splits if s not in paths]
         if unknown:
-            raise ValueError(f"{data} has no split {', '.join(unknown)}; its splits: {', '.join(paths)}")
+            raise EvaluationInputError(f"{data} has no split {', '.join(unknown)}; its splits: {', '.join(paths)}")
         paths = {s: paths[s] for s in splits}
-    return AtomicDataModule(val=paths, batch_size=batch_size)
+    return AtomicDataModule(val=paths, batch_size=batch_size, num_workers=num_workers)
 
 
-def validate_on(task: Any, datamodule: Any, accelerator: str = "auto") -> dict[str, float]:
-    """One validation pass over every split; ``{"<split>/<metric>": value}``."""
-    import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import RichProgressBar
+def training_statistics(data: str) -> Any:
+    """Statistics of the ``train`` split of ``data`` (``None`` when it has none)."""
+    from matforge.data.datamodule import split_paths
+    from matforge.data.dataset import open_dataset
 
-    from matforge.training.defaults import quiet_lightning
-
-    quiet_lightning()
-    trainer = pl.Trainer(
-        accelerator=accelerator,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        callbacks=[RichProgressBar(leave=False)],
-    )
-    results = trainer.validate(task, datamodule=datamodule, verbose=False)
-    logged: dict[str, float] = {}
-    for result in results:
-        logged.update({k: float(v) for k, v in result.items()})
-    return logged
-
-
-def split_predictions(task: Any, split: str, dataset: Any, batch_size: int) -> SplitPredictions:
-    """Predicted and reference energies (and forces, for force tasks) of one split."""
-    structures = list(dataset)
-    target = task.energy_target
-    forces_target = task.hparams.get("forces_target") if _predicts_forces(task) else None
-    result = task.predict(structures, batch_size=batch_size, forces=forces_target is not None)
-    energy_ref = np.array([float(np.asarray(s.targets[target]).reshape(())) for s in structures])
-    if forces_target is None:
-        return SplitPredictions(split, np.asarray(result["energy"], dtype=float).reshape(-1), energy_ref)
-    exclude_fixed = bool(task.hparams.get("exclude_fixed", False))
-    keep = [~s.fixed if exclude_fixed else np.ones(len(s.fixed), bool) for s in structures]
-    forces_pred = np.concatenate([f[k] for f, k in zip(result["forces"], keep)])
-    forces_ref = np.concatenate([np.asarray(s.targets[forces_target])[k] for s, k in zip(structures, keep)])
-    return SplitPredictions(split, np.asarray(result["energy"], dtype=float).reshape(-1), energy_ref,
-                            forces_pred, forces_ref)
-
-
-def _predicts_forces(task: Any) -> bool:
-    return bool(task._prediction_defaults().get("forces"))
+    train = split_paths(data).get("train")
+    if train is None:
+        return None
+    dataset = open_dataset(train)
+    try:
+        return dataset.statistics
+    finally:
+        if hasattr(dataset, "close"):
+            dataset.close()
 
 
 def run_data(run: RunDirectory) -> str | None:
     """The dataset a run trained on, from its ``config.yaml`` (``data.init_args.path``)."""
-    init_args = _run_config(run).get("data", {}).get("init_args", {}) or {}
-    return init_args.get("path")
+    return _run_data_args(run).get("path")
 
 
 def run_batch_size(run: RunDirectory) -> int | None:
-    init_args = _run_config(run).get("data", {}).get("init_args", {}) or {}
-    return init_args.get("batch_size")
+    return _run_data_args(run).get("batch_size")
 
 
-def _run_config(run: RunDirectory) -> dict[str, Any]:
+def _run_data_args(run: RunDirectory) -> dict[str, Any]:
+    """``data.init_args`` of the run's ``config.yaml`` (empty without one)."""
     if not run.config.is_file():
         return {}
     import yaml
 
-    return yaml.safe_load(run.config.read_text()) or {}
+    config = yaml.safe_load(run.config.read_text()) or {}
+    return (config.get("data") or {}).get("init_args") or {}

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from matforge.errors import InvalidValueError, MatforgeUserError
+from matforge.predictions import Predictions
 from matforge.training.curves import Curves
-from matforge.training.predictions import SplitPredictions
 from matforge.training.table import order_metrics, order_splits
 
 #: Points drawn per parity panel at most (the MAE always uses every value).
 MAX_POINTS = 20_000
 
 
-class PlottingUnavailableError(RuntimeError):
+class PlottingUnavailableError(MatforgeUserError, RuntimeError):
     """matplotlib is not installed."""
 
 
@@ -44,7 +45,7 @@ def plot_learning_curves(curves: Curves, path: str | os.PathLike, title: str | N
     """One panel per metric (the loss first, then the metrics, loss terms last), one line per
     split in the same colour throughout (one legend below), epochs on the x axis."""
     if not curves:
-        raise ValueError("no '<split>/<metric>' columns in the log: nothing to plot")
+        raise InvalidValueError("no '<split>/<metric>' columns in the log: nothing to plot")
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
@@ -99,38 +100,43 @@ def metric_unit(metric: str) -> str:
 
 
 def plot_parity(
-    predictions: Sequence[SplitPredictions], quantity: str, path: str | os.PathLike, title: str | None = None
+    predictions: Sequence[Predictions],
+    quantity: str,
+    path: str | os.PathLike,
+    title: str | None = None,
+    baselines: Mapping[str, float] | None = None,
 ) -> Path:
-    """Predicted vs reference ``energy`` (eV) or ``forces`` (eV/Å, every component), one
-    panel per split, with the MAE in the legend."""
+    """Predicted vs reference ``energy`` (eV) or ``forces`` (eV/Å, every component of the
+    scored atoms), one panel per split, with the MAE in the legend and, where ``baselines``
+    gives the baseline's MAE of a split, that MAE and the model's ratio to it."""
     if quantity not in ("energy", "forces"):
         raise ValueError(f"quantity must be 'energy' or 'forces', got {quantity!r}")
-    panels = [p for p in predictions if quantity == "energy" or p.has_forces]
+    panels = [p for p in predictions if quantity in p.references]
     if not panels:
-        raise ValueError(f"no {quantity} predictions to plot")
+        raise InvalidValueError(f"no {quantity} predictions to plot")
     plt = _pyplot()
     unit = "eV" if quantity == "energy" else "eV/Å"
     label = "energy" if quantity == "energy" else "force component"
-    panels = sorted(panels, key=lambda p: order_splits([q.split for q in panels]).index(p.split))
+    panels = sorted(panels, key=lambda p: order_splits([q.name for q in panels]).index(p.name))
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(4.4 * ncols, 4.4 * nrows), squeeze=False, layout="constrained"
     )
     for ax, pred in zip(axes.flat, panels):
-        ref = np.ravel(getattr(pred, f"{quantity}_ref"))
-        est = np.ravel(getattr(pred, f"{quantity}_pred"))
+        est, ref = (np.ravel(a) for a in pred.pair(quantity))
         mae = float(np.mean(np.abs(est - ref))) if ref.size else float("nan")
+        legend = parity_legend(mae, unit, ref.size, (baselines or {}).get(pred.name))
         lo, hi = _limits(ref, est)
         ax.plot([lo, hi], [lo, hi], color="grey", linewidth=1, linestyle="--", label="y = x")
         shown = _subsample(ref.size, MAX_POINTS)
-        ax.scatter(ref[shown], est[shown], s=6, alpha=0.5, label=f"MAE = {mae:.3f} {unit} (n={ref.size})")
+        ax.scatter(ref[shown], est[shown], s=6, alpha=0.5, label=legend)
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")
         ax.set_xlabel(f"reference {label} ({unit})")
         ax.set_ylabel(f"predicted {label} ({unit})")
-        ax.set_title(pred.split)
+        ax.set_title(pred.name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
     for ax in list(axes.flat)[len(panels):]:
@@ -138,6 +144,14 @@ def plot_parity(
     if title:
         fig.suptitle(title)
     return _save(fig, plt, path)
+
+
+def parity_legend(mae: float, unit: str, count: int, baseline: float | None = None) -> str:
+    """The parity panel's legend: the model's MAE and, given the baseline's, that and the ratio."""
+    text = f"MAE = {mae:.3f} {unit} (n={count})"
+    if baseline is not None and baseline > 0:
+        text += f"\nbaseline MAE = {baseline:.3f} {unit} (model {mae / baseline:.2f}×)"
+    return text
 
 
 def _subsample(size: int, limit: int) -> np.ndarray:

@@ -3,11 +3,12 @@ evaluation predictions (evaluating the best checkpoint first when there are none
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from matforge.predictions import load_predictions
 from matforge.training.curves import read_curves
 from matforge.training.plotting import plot_learning_curves, plot_parity, require_matplotlib
-from matforge.training.predictions import load_all
 from matforge.training.rundir import RunDirectory
 
 
@@ -20,7 +21,7 @@ def plot_run(run_path: Path, out: Path | None = None, evaluate: bool = True) -> 
         raise FileNotFoundError(f"no run directory at {run.path}")
     out = out or run.plots
     paths = [plot_learning_curves(read_curves(run.metrics_csv), out / "learning_curves.png", title=run.path.name)]
-    predictions = load_all(run.evaluation / "predictions")
+    predictions = load_predictions(run.evaluation / "predictions")
     if not predictions and evaluate:
         if not run.best_checkpoint.is_file():
             raise FileNotFoundError(
@@ -30,10 +31,19 @@ def plot_run(run_path: Path, out: Path | None = None, evaluate: bool = True) -> 
 
         print(f"evaluating {run.best_checkpoint} for the parity plots")
         evaluate_run(run)
-        predictions = load_all(run.evaluation / "predictions")
-    if predictions:
-        title = f"{run.path.name}: predicted vs reference"
-        paths.append(plot_parity(predictions, "energy", out / "parity_energy.png", title=title))
-        if any(p.has_forces for p in predictions):
-            paths.append(plot_parity(predictions, "forces", out / "parity_forces.png", title=title))
+        predictions = load_predictions(run.evaluation / "predictions")
+    title = f"{run.path.name}: predicted vs reference"
+    for quantity, metric in (("energy", "energy_mae"), ("forces", "force_mae")):
+        if any(quantity in p.references for p in predictions):
+            paths.append(plot_parity(predictions, quantity, out / f"parity_{quantity}.png", title=title,
+                                     baselines=baseline_maes(run, metric)))  # fmt: skip
     return paths
+
+
+def baseline_maes(run: RunDirectory, metric: str) -> dict[str, float]:
+    """Split → the baseline's ``metric`` from the run's ``evaluation/metrics.json`` (none if absent)."""
+    path = run.evaluation / "metrics.json"
+    if not path.is_file():
+        return {}
+    row = json.loads(path.read_text()).get("baseline", {}).get(metric, {})
+    return {split: float(v) for split, v in row.items() if v is not None}

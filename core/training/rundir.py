@@ -9,6 +9,7 @@
         logs/metrics.csv       Lightning CSV log (one row per logging step/epoch)
         tensorboard/           TensorBoard events, when tensorboard is installed
         evaluation/            metrics.csv, metrics.json, predictions/<split>.npz
+        predictions/<set>.npz  matforge predict with one of this run's checkpoints
         plots/                 learning_curves.png, parity_<split>.png
 """
 

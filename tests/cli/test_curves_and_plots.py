@@ -1,12 +1,12 @@
-"""Learning curves from Lightning's CSV log, prediction files and the PNG plots."""
+"""Learning curves from Lightning's CSV log and the PNG plots."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from matforge.predictions import Predictions
 from matforge.training.curves import read_curves
-from matforge.training.predictions import SplitPredictions, load_all
 
 CSV = """epoch,step,train/loss_step,train/loss_epoch,val_id/loss,val_id/energy_mae,train/energy_mae_step,val/loss
 0,0,4.0,,,,1.0,
@@ -37,14 +37,14 @@ def test_missing_log_is_a_clear_error(tmp_path):
         read_curves(tmp_path / "nope.csv")
 
 
-def test_predictions_round_trip_and_shape_check(tmp_path):
-    pred = SplitPredictions("val_id", np.arange(3.0), np.arange(3.0) + 1, np.zeros((5, 3)), np.ones((5, 3)))
-    pred.save(tmp_path)
-    (loaded,) = load_all(tmp_path)
-    assert loaded.split == "val_id" and loaded.has_forces
-    np.testing.assert_array_equal(loaded.forces_ref, np.ones((5, 3)))
-    with pytest.raises(ValueError, match="reference energies"):
-        SplitPredictions("x", np.zeros(2), np.zeros(3))
+def _predictions(name: str, rng, forces: bool = True) -> Predictions:
+    """20 structures of 3 atoms with energies (and forces) predicted and referenced."""
+    ref = rng.normal(size=20)
+    predicted, references = {"energy": ref + 0.1}, {"energy": ref}
+    if forces:
+        predicted["forces"], references["forces"] = rng.normal(size=(60, 3)), rng.normal(size=(60, 3))
+    return Predictions(predicted, np.full(20, 3), np.full(60, 29), frozenset({"forces"}) if forces else frozenset(),
+                       references, name=name)  # fmt: skip
 
 
 def test_plots_are_pngs(tmp_path):
@@ -54,10 +54,8 @@ def test_plots_are_pngs(tmp_path):
     (tmp_path / "metrics.csv").write_text(CSV)
     curves_png = plot_learning_curves(read_curves(tmp_path / "metrics.csv"), tmp_path / "curves.png")
     rng = np.random.default_rng(0)
-    ref = rng.normal(size=20)
-    preds = [SplitPredictions(s, ref + 0.1, ref, rng.normal(size=(30, 3)), rng.normal(size=(30, 3)))
-             for s in ("val_id", "train")]
-    energy_png = plot_parity(preds, "energy", tmp_path / "energy.png")
+    preds = [_predictions(s, rng) for s in ("val_id", "train")]
+    energy_png = plot_parity(preds, "energy", tmp_path / "energy.png", baselines={"val_id": 0.5})
     forces_png = plot_parity(preds, "forces", tmp_path / "forces.png")
     for png in (curves_png, energy_png, forces_png):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -68,7 +66,7 @@ def test_parity_without_forces_is_refused(tmp_path):
     from matforge.training.plotting import plot_parity
 
     with pytest.raises(ValueError, match="no forces predictions"):
-        plot_parity([SplitPredictions("val_id", np.zeros(2), np.zeros(2))], "forces", tmp_path / "f.png")
+        plot_parity([_predictions("val_id", np.random.default_rng(0), forces=False)], "forces", tmp_path / "f.png")
 
 
 def test_metric_units_follow_the_names():
@@ -78,3 +76,11 @@ def test_metric_units_follow_the_names():
     assert [metric_unit(m) for m in ("energy_mae", "energy_per_atom_mae", "force_rmse", "force_cos",
                                      "energy_ewt", "stress_mae", "loss", "force_loss")] == [
         "eV", "eV/atom", "eV/Å", "cosine", "fraction", "eV/Å³", "normalised", "normalised"]
+
+
+def test_parity_legend_names_the_baseline_and_the_ratio():
+    pytest.importorskip("matplotlib")
+    from matforge.training.plotting import parity_legend
+
+    assert parity_legend(0.1, "eV", 8, 0.4) == "MAE = 0.100 eV (n=8)\nbaseline MAE = 0.400 eV (model 0.25×)"
+    assert parity_legend(0.1, "eV", 8) == "MAE = 0.100 eV (n=8)"

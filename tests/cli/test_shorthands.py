@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from matforge.cli.shorthands import DATAMODULE_CLASS, ShorthandError, expand
-from matforge.registry import PluginNotInstalledError, UnknownNameError
+from matforge.registry import UnknownNameError
 
 ENERGY_TASK = "matforge.tasks.energy.EnergyTask"
 FORCE_TASK = "matforge.tasks.energy_force.EnergyForceTask"
@@ -64,12 +64,15 @@ def test_unknown_names_get_the_registry_error_with_suggestions(argv, message):
         expand(argv)
 
 
-def test_known_plugin_that_is_not_installed_names_the_package(monkeypatch):
+def test_an_unknown_model_names_the_installed_plugins_that_did_not_load(monkeypatch):
+    from matforge.plugins import PluginSpec, PluginStatus
     from matforge.registry import registry
 
+    broken = PluginStatus(PluginSpec("megnet", "matforge_megnet.plugin", "matforge-megnet", "0.1.0"), "broken", error="import failed: boom")
     resolve = registry._resolve_or_none
-    monkeypatch.setattr(registry, "_resolve_or_none", lambda kind, name: None if kind == "model" else resolve(kind, name))
-    with pytest.raises(PluginNotInstalledError, match="pip install matforge-megnet"):
+    monkeypatch.setattr(registry, "_resolve_or_none", lambda kind, name: None if kind == "backbone" else resolve(kind, name))
+    monkeypatch.setattr(registry, "_plugins", [*registry.plugins(), broken])
+    with pytest.raises(UnknownNameError, match=r"did not load: matforge-megnet \(broken: import failed: boom\)"):
         expand(["fit", "--task", "is2re", "--model", "megnet"])
 
 

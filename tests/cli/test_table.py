@@ -65,3 +65,29 @@ def test_monitor_alias_is_left_out_and_matches_the_tasks():
     assert MONITOR_ALIAS == MONITOR
     table = MetricsTable.from_logged({MONITOR: 1.0, "train/loss": 1.0})
     assert table.splits == ["train"]
+
+
+def test_each_mae_row_is_followed_by_its_baseline_and_the_ratio(tmp_path):
+    table = MetricsTable.from_logged(
+        {"val_id/energy_mae": 0.2, "val_id/energy_rmse": 0.3, "val_id/force_mae": 0.1},
+        baselines={"val_id/energy_mae": 0.4, "val_id/energy_rmse": 0.5, "val_id/force_mae": 0.5},
+        baseline_notes={"energy": "composition linear fit of energy", "forces": "zero forces"},
+    )
+    labels = [label for label, _, _ in table.rows()]
+    assert labels == ["energy_mae", "energy_mae baseline", "energy_mae vs baseline", "energy_rmse",
+                      "force_mae", "force_mae baseline", "force_mae vs baseline", ENERGY_FORCE_SUM,
+                      f"{ENERGY_FORCE_SUM} baseline", f"{ENERGY_FORCE_SUM} vs baseline"]  # fmt: skip
+    assert table.ratio("energy_mae", "val_id") == 0.5
+    assert table.ratio(ENERGY_FORCE_SUM, "val_id") == (0.2 + 0.1) / (0.4 + 0.5)
+    rows = {r[0]: r[1:] for r in csv.reader(table.write_csv(tmp_path / "m.csv").open())}
+    assert rows["force_mae vs baseline"] == [repr(0.1 / 0.5)]
+    data = json.loads(table.write_json(tmp_path / "m.json").read_text())
+    assert data["baseline"]["energy_rmse"] == {"val_id": 0.5} and data["vs_baseline"]["energy_mae"] == {"val_id": 0.5}
+    assert data["baselines"]["forces"] == "zero forces"
+    assert "zero forces" in str(table.render().caption)
+
+
+def test_a_table_without_baselines_has_no_baseline_rows(tmp_path):
+    table = MetricsTable.from_logged({"val_id/energy_mae": 0.2})
+    assert [label for label, _, _ in table.rows()] == ["energy_mae"]
+    assert "baseline" not in json.loads(table.write_json(tmp_path / "m.json").read_text())

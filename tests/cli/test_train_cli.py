@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import yaml
+
+from matforge.predictions import Predictions
 
 
 def only_run(root: Path = Path("runs")) -> Path:
@@ -34,7 +35,8 @@ def test_fit_with_shorthands_writes_a_run_directory(matforge, cluster_data, caps
     assert config["model"]["class_path"] == "matforge.tasks.energy_force.EnergyForceTask"
     assert config["model"]["init_args"]["backbone"] == "toy-pair"
     assert config["model"]["init_args"]["lr"] == 0.01
-    assert config["model"]["init_args"]["backbone_args"] == {"hidden": 8}
+    # the backbone's arguments as resolved: given ones and every default
+    assert config["model"]["init_args"]["backbone_args"] == {"hidden": 8, "num_radial": 8, "cutoff": 5.0, "output": "energy", "width": 16}
     assert config["data"]["init_args"]["path"] == cluster_data
     header = next(csv.reader((run / "logs/metrics.csv").open()))
     assert {"val_id/energy_mae", "val_ood_ads/force_mae", "train/loss_epoch"} <= set(header)
@@ -77,11 +79,32 @@ def test_validate_and_predict_with_a_checkpoint(matforge, cluster_data, capsys, 
     assert {"val_ood_ads/energy_mae", "val_ood_ads/force_mae"} <= set(header)
     assert matforge("predict", "--ckpt_path", checkpoint, "--data", cluster_data,
                     "--data.init_args.predict", f"{cluster_data}/val_id", *quiet, "--run_dir", "runs/pred") == 0
-    assert "predictions: runs/pred/predictions/predict.npz" in capsys.readouterr().out
-    with np.load("runs/pred/predictions/predict.npz") as predictions:
-        assert predictions["energy"].shape == (8,)
-        assert predictions["forces"].shape == (predictions["num_atoms"].sum(), 3)
-        assert list(predictions["index"]) == list(range(8))
+    assert "predictions: runs/pred/predictions/val_id.npz" in capsys.readouterr().out
+    predictions = Predictions.load("runs/pred/predictions/val_id.npz")
+    assert predictions["energy"].shape == (8,)
+    assert predictions["forces"].shape == (predictions.num_atoms.sum(), 3)
+    assert list(predictions.index) == list(range(8))
+
+
+def test_predict_writes_next_to_the_checkpoint_named_by_set(matforge, cluster_data, capsys, fast):
+    assert matforge("fit", "--task", "is2re", "--model", "toy-pair", "--data", cluster_data, *fast, "--run_dir", "runs/fit") == 0
+    assert matforge("predict", "--ckpt_path", "runs/fit/checkpoints/best.ckpt", "--data", cluster_data,
+                    "--data.init_args.predict", f"{cluster_data}/val_ood_ads", "--trainer.enable_progress_bar", "false") == 0
+    assert "predictions: runs/fit/predictions/val_ood_ads.npz" in capsys.readouterr().out
+    assert sorted(p.name for p in Path("runs").iterdir()) == ["fit"]  # no new run directory
+    assert Predictions.load("runs/fit/predictions/val_ood_ads.npz").name == "val_ood_ads"
+
+
+def test_validate_prints_matforge_table(matforge, cluster_data, capsys, fast):
+    assert matforge("fit", "--task", "is2re", "--model", "toy-pair", "--data", cluster_data, *fast, "--run_dir", "runs/fit") == 0
+    capsys.readouterr()
+    assert matforge("validate", "--data", cluster_data, "--ckpt_path", "runs/fit/checkpoints/best.ckpt",
+                    "--trainer.enable_progress_bar", "false", "--run_dir", "runs/val") == 0
+    printed = capsys.readouterr().out
+    assert "DataLoader" not in printed
+    header = next(line for line in printed.splitlines() if "metric" in line)
+    assert [c.strip() for c in header.split("┃") if c.strip()] == ["metric", "val_id", "val_ood_ads"]
+    assert "energy_per_atom_mae" in printed  # full metric names
 
 
 def test_missing_checkpoint_file(matforge, cluster_data, capsys):
@@ -107,7 +130,8 @@ def test_print_config_is_a_complete_config(matforge, cluster_data, capsys, tmp_p
         (["--task", "is2re", "--model", "toy-pair", "--model.init_args.learning_rate", "1"], 2, "learning_rate"),
         (["--task", "is2re", "--model", "toy-pair", "--trainer.epochs", "1"], 2, "trainer.epochs"),
         (["--task", "is2re", "--model", "toy-pair", "--data.init_args.representation", "graph"], 1,
-         "model 'toy-pair' (PairMLP) consumes the 'atoms' representation but the data module is set up for 'graph'"),
+         "set up for representation 'graph' (no settings) (--data.init_args.representation / representation_args) "
+         "but model 'toy-pair' (PairMLP) consumes 'atoms' (no settings)"),
     ],
 )
 def test_bad_input_is_one_clear_error(matforge, cluster_data, capsys, args, status, message):

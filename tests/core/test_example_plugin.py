@@ -45,3 +45,12 @@ def test_the_example_passes_the_backbone_contract(installed):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+def test_the_installed_example_adds_its_cli_command(installed):
+    result = subprocess.run(
+        [sys.executable, "-m", "matforge.cli.main", "morse-curve", "--points", "3"],
+        capture_output=True, text=True, env=installed, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "r (Å)\tE (eV)" and len(result.stdout.splitlines()) == 4

@@ -19,7 +19,7 @@ import pytest
 HOOK_MODULE = """
 import matforge
 
-MATFORGE_PLUGIN_API = {api}
+{api_line}
 
 {prelude}
 
@@ -36,16 +36,22 @@ def make_distribution(
     plugin: str | None = None,
     register: str = "pass",
     prelude: str = "",
-    api: tuple[int, ...] = (1,),
+    api: object = (1,),
     version: str = "0.1.0",
 ) -> str:
-    """Write an importable package and its dist-info into ``site``; returns the package name."""
+    """Write an importable package and its dist-info into ``site``; returns the package name.
+
+    ``api`` is written as Python source after ``MATFORGE_PLUGIN_API =`` (``None``: no line)."""
     package = dist.replace("-", "_")
     plugin = plugin or dist
     (site / package).mkdir(parents=True)
     (site / package / "__init__.py").write_text("")
     (site / package / "plugin.py").write_text(
-        HOOK_MODULE.format(api=api, prelude=prelude, body=textwrap.indent(register, "    "))
+        HOOK_MODULE.format(
+            api_line="" if api is None else f"MATFORGE_PLUGIN_API = {api}",
+            prelude=prelude,
+            body=textwrap.indent(register, "    "),
+        )
     )
     (site / package / "model.py").write_text(
         "import sys\nLOADED = True\nclass SchNet:\n    '''A third-party model.'''\n"
@@ -216,7 +222,7 @@ def test_the_cli_lists_a_broken_plugin_with_its_error(site):
     result = run_python(site, "from matforge.cli.main import main; raise SystemExit(main(['plugins', '--json']))")
     rows = {row["plugin"]: row for row in json.loads(result.stdout[result.stdout.index("["):])}
     assert rows["acme-schnet"]["status"] == "ok"
-    assert rows["acme-schnet"]["components"] == ["model:schnet"]
+    assert rows["acme-schnet"]["components"] == ["backbone:schnet"]
     assert rows["broken-plugin"]["status"] == "broken"
     assert "kaboom" in rows["broken-plugin"]["error"]
     assert result.returncode == 1  # a broken plugin makes the listing fail, for scripts
@@ -234,3 +240,206 @@ def test_cli_plugins_table_lists_the_core_and_our_five_plugins():
         assert rows[plugin]["distribution"] == dist
         assert rows[plugin]["status"] == "ok"
         assert rows[plugin]["version"]
+
+
+# -- hooks called through pluggy, one plugin at a time -------------------------------------------
+
+HELLO_COMMAND = """
+@matforge.hookimpl
+def matforge_add_cli_commands(subparsers):
+    parser = subparsers.add_parser("hello", help="say hello")
+    parser.add_argument("--name", default="world")
+    parser.set_defaults(func=lambda ns: print(f"hello {ns.name}") or 0)
+"""
+
+
+def run_cli(site: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
+    return run_python(site, f"from matforge.cli.main import main; raise SystemExit(main({list(argv)!r}))", **env)
+
+
+def test_a_plugin_adds_a_cli_command(site):
+    make_distribution(site, "acme-hello", prelude=HELLO_COMMAND)
+    result = run_cli(site, "hello", "--name", "matforge")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello matforge"
+
+
+def test_a_raising_cli_hook_is_that_plugins_failure_and_every_other_command_works(site):
+    make_distribution(site, "acme-hello", prelude=HELLO_COMMAND)
+    make_distribution(site, "bad-commands", register=REGISTER_SCHNET.replace("acme_schnet", "bad_commands"), prelude="""
+@matforge.hookimpl
+def matforge_add_cli_commands(subparsers):
+    subparsers.add_parser("half-added")
+    raise RuntimeError("no commands today")
+""")
+    listed = run_cli(site, "list", "model", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"name": "schnet"' in listed.stdout  # its components still work
+    assert "bad-commands" in listed.stderr and "no commands today" in listed.stderr
+    assert run_cli(site, "hello").stdout.strip() == "hello world"
+    assert "half-added" not in run_cli(site, "--help").stdout
+    rows = {row["plugin"]: row for row in json.loads(run_cli(site, "plugins", "--json").stdout)}
+    assert rows["bad-commands"]["status"] == "broken"
+    assert "matforge_add_cli_commands failed: RuntimeError: no commands today" in rows["bad-commands"]["error"]
+    assert rows["acme-hello"]["status"] == "ok"
+
+
+def test_a_command_clashing_with_a_builtin_is_that_plugins_failure(site):
+    make_distribution(site, "clashing", prelude="""
+@matforge.hookimpl
+def matforge_add_cli_commands(subparsers):
+    subparsers.add_parser("list")
+""")
+    listed = run_cli(site, "list", "task", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"name": "is2re"' in listed.stdout  # the built-in command, untouched
+    assert "clashing" in listed.stderr and "matforge_add_cli_commands failed" in listed.stderr
+
+
+def test_sys_exit_at_import_is_that_plugins_failure(site):
+    make_distribution(site, "acme-schnet", register=REGISTER_SCHNET)
+    make_distribution(site, "exits-plugin", prelude="import sys\nsys.exit(3)")
+    listed = run_cli(site, "list", "model", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"name": "schnet"' in listed.stdout
+    rows = {row["plugin"]: row for row in json.loads(run_cli(site, "plugins", "--json").stdout)}
+    assert rows["exits-plugin"]["status"] == "broken"
+    assert "SystemExit(3)" in rows["exits-plugin"]["error"]
+
+
+def test_sys_exit_at_import_leaves_training_commands_working(site):
+    make_distribution(site, "exits-plugin", prelude="import sys\nsys.exit(1)")
+    result = run_cli(site, "fit", "--task", "is2re", "--backbone", "toy-pair", "--data", "devset:emt-is2re", "--print_config")
+    assert result.returncode == 0, result.stderr
+    assert "backbone: toy-pair" in result.stdout
+    assert "exits-plugin" in result.stderr and "SystemExit(1)" in result.stderr
+
+
+def test_strict_mode_reports_a_failing_cli_hook_as_one_error(site):
+    make_distribution(site, "bad-commands", prelude="""
+@matforge.hookimpl
+def matforge_add_cli_commands(subparsers):
+    raise RuntimeError("no commands today")
+""")
+    result = run_cli(site, "list", MATFORGE_STRICT_PLUGINS="1")
+    assert result.returncode == 1
+    assert result.stderr.startswith("matforge: error: matforge plugin bad-commands")
+    assert "no commands today" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sys_exit_in_a_registration_hook_is_that_plugins_failure(site):
+    make_distribution(site, "acme-schnet", register=REGISTER_SCHNET)
+    make_distribution(site, "exits-later", register="import sys\nsys.exit('bye')")
+    status = run_json(site, """
+        import json, warnings, matforge
+        warnings.simplefilter("ignore")
+        s = {p.name: [p.status, p.error] for p in matforge.registry.plugins()}
+        print(json.dumps([s["exits-later"], matforge.registry.names("model")]))
+    """)
+    (state, error), models = status
+    assert state == "broken" and "SystemExit('bye')" in error
+    assert "schnet" in models
+
+
+@pytest.mark.parametrize(
+    ("api", "message"),
+    [
+        (None, "declares no MATFORGE_PLUGIN_API (required)"),
+        ("'1'", "MATFORGE_PLUGIN_API = '1' is not a positive int"),
+        ("(1, 'two')", "MATFORGE_PLUGIN_API = (1, 'two') is not"),
+        ("()", "MATFORGE_PLUGIN_API = () is not"),
+        ("object()", "is not a positive int"),
+    ],
+)
+def test_a_missing_or_malformed_api_version_is_that_plugins_failure(site, api, message):
+    make_distribution(site, "acme-schnet", register=REGISTER_SCHNET)
+    make_distribution(site, "odd-api", register=REGISTER_SCHNET.replace("schnet", "odd"), api=api)
+    listed = run_cli(site, "list", "model", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"name": "schnet"' in listed.stdout and '"name": "odd"' not in listed.stdout
+    rows = {row["plugin"]: row for row in json.loads(run_cli(site, "plugins", "--json").stdout)}
+    assert rows["odd-api"]["status"] == "incompatible"
+    assert message in rows["odd-api"]["error"]
+
+
+def test_rich_markup_in_an_error_is_printed_as_text(site):
+    make_distribution(site, "markup-plugin", prelude="raise RuntimeError('bad [/] [bold]tag[/bold] [link=x]')")
+    result = run_python(site, """
+        from matforge.cli.main import main
+        raise SystemExit(main(["plugins"]))
+    """, COLUMNS="400")
+    assert result.returncode == 1  # a broken plugin; the table printed
+    assert "Traceback" not in result.stderr
+    assert "bad [/] [bold]tag[/bold] [link=x]" in result.stdout
+
+
+def test_a_hook_wrapper_is_refused_with_a_clear_error(site):
+    make_distribution(site, "acme-schnet", register=REGISTER_SCHNET)
+    make_distribution(site, "wrapping", prelude="""
+@matforge.hookimpl(wrapper=True)
+def matforge_add_cli_commands(subparsers):
+    yield
+""")
+    status = run_json(site, """
+        import json, warnings, matforge
+        warnings.simplefilter("ignore")
+        s = {p.name: [p.status, p.error] for p in matforge.registry.plugins()}
+        print(json.dumps(s["wrapping"]))
+    """)
+    assert status[0] == "broken"
+    assert "'matforge_add_cli_commands' is declared with wrapper=True" in status[1]
+
+
+def test_an_unknown_hook_name_is_refused(site):
+    make_distribution(site, "typo-hook", prelude="""
+@matforge.hookimpl
+def matforge_regster(registry):
+    pass
+""")
+    status = run_json(site, """
+        import json, warnings, matforge
+        warnings.simplefilter("ignore")
+        print(json.dumps({p.name: [p.status, p.error] for p in matforge.registry.plugins()}["typo-hook"]))
+    """)
+    assert status[0] == "broken" and "'matforge_regster', which is not a matforge hook" in status[1]
+
+
+def test_tryfirst_and_trylast_order_the_plugins_hooks(site):
+    for dist, option in (("aa-last", "trylast=True"), ("bb-plain", ""), ("cc-first", "tryfirst=True")):
+        make_distribution(site, dist, prelude=f"""
+import os
+@matforge.hookimpl({option})
+def matforge_add_cli_commands(subparsers):
+    os.environ["ORDER"] = os.environ.get("ORDER", "") + "{dist} "
+""")
+    order = run_json(site, """
+        import json, os
+        from matforge.cli.main import build_parser
+        build_parser()
+        print(json.dumps(os.environ["ORDER"].split()))
+    """)
+    assert order == ["cc-first", "bb-plain", "aa-last"]
+
+
+def test_the_registrar_offers_only_what_the_protocol_names(site):
+    make_distribution(site, "curious", register="registry.names('model')")
+    status = run_json(site, """
+        import json, warnings, matforge
+        from matforge.hooks import Registrar
+        from matforge.registry import _PluginRegistrar, registry
+        warnings.simplefilter("ignore")
+        s = {p.name: [p.status, p.error] for p in matforge.registry.plugins()}["curious"]
+        r = _PluginRegistrar(registry, "x", None, None)
+        print(json.dumps(s + [isinstance(r, Registrar), "backbone" in r.kinds()]))
+    """)
+    assert status[0] == "broken"
+    assert "has no 'names'" in status[1] and "matforge.hooks.Registrar" in status[1]
+    assert status[2:] == [True, True]
+
+
+def test_the_hookspec_names_the_registrar_protocol():
+    import inspect
+
+    from matforge.hooks import MatforgeSpecs, Registrar
+
+    assert inspect.signature(MatforgeSpecs.matforge_register).parameters["registry"].annotation in (Registrar, "Registrar")

@@ -48,7 +48,7 @@ def test_info_reports_provider_and_summary_from_docstring(registry):
 
 
 def test_unknown_kind_lists_known_kinds_and_suggests(registry):
-    with pytest.raises(UnknownKindError, match=r"unknown component kind 'modle'.*Did you mean 'model'.*dataset, model, representation, task"):
+    with pytest.raises(UnknownKindError, match=r"unknown component kind 'modle'.*Did you mean 'model'.*backbone, dataset, representation, task \(model = backbone\)"):
         registry.names("modle")
 
 
@@ -64,9 +64,46 @@ def test_unknown_name_with_nothing_registered_says_so(registry):
         registry.get("dataset", "anything")
 
 
-def test_known_plugin_name_says_which_package_to_install(registry):
-    with pytest.raises(PluginNotInstalledError, match=r"pip install matforge-egnn"):
+def test_a_missing_distribution_is_named_with_its_version_to_install(registry):
+    error = registry.missing_plugin_error("model", "schnet", "acme-schnet-not-here", "1.2.3")
+    assert isinstance(error, PluginNotInstalledError)
+    assert "not installed" in str(error) and "pip install 'acme-schnet-not-here==1.2.3'" in str(error)
+
+
+def test_an_installed_distribution_is_not_called_missing(registry):
+    # pluggy is installed (and is no matforge plugin): the hint says so instead of "install it".
+    error = str(registry.missing_plugin_error("model", "schnet", "pluggy"))
+    assert "is installed (pluggy " in error and "not installed" not in error
+
+
+def test_a_recorded_provider_turns_an_unknown_name_into_what_to_install(registry):
+    with pytest.raises(PluginNotInstalledError, match=r"pip install 'acme-schnet-not-here==2\.0'"):
+        registry.get("model", "schnet", distribution="acme-schnet-not-here", version="2.0")
+
+
+def test_another_version_of_the_recorded_provider_warns(registry):
+    from matforge.registry import RegistryVersionWarning, _Entry
+
+    registry._add(_Entry("backbone", "schnet", Model, "", "acme", "acme-schnet", "1.1"), override=False, during_discovery=True)
+    with pytest.warns(RegistryVersionWarning, match="recorded with acme-schnet 1.0; acme-schnet 1.1 is installed"):
+        assert registry.get("model", "schnet", distribution="acme-schnet", version="1.0") is Model
+
+
+def test_no_hard_coded_plugin_names_in_the_core(registry):
+    # An empty registry knows nothing of matforge's own plugins: hints come from records and
+    # installed distributions only.
+    with pytest.raises(UnknownNameError) as info:
         registry.get("model", "egnn")
+    assert not isinstance(info.value, PluginNotInstalledError)
+
+
+def test_model_is_an_alias_of_the_backbone_kind(registry):
+    registry.register("model", "schnet", Model)
+    registry.register("backbone", "painn", Model)
+    assert registry.names("model") == registry.names("backbone") == ["painn", "schnet"]
+    assert registry.info("model", "painn").kind == "backbone"
+    assert ("model", "schnet") in registry and ("backbone", "schnet") in registry
+    assert "model" not in registry.kinds()
 
 
 def test_registering_a_taken_name_raises_and_names_both_providers(registry):
@@ -114,7 +151,7 @@ def test_string_targets_are_imported_on_first_get_only(registry, monkeypatch):
 
 def test_a_target_that_fails_to_import_raises_a_load_error_naming_it(registry):
     registry.register("model", "ghost", "no_such_module_anywhere:Ghost")
-    with pytest.raises(ComponentLoadError, match=r"model 'ghost'.*no_such_module_anywhere:Ghost.*ModuleNotFoundError"):
+    with pytest.raises(ComponentLoadError, match=r"backbone 'ghost'.*no_such_module_anywhere:Ghost.*ModuleNotFoundError"):
         registry.get("model", "ghost")
 
 

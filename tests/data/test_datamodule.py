@@ -117,3 +117,8 @@ def test_pinned_batches(split_dir):
         pytest.skip("pin_memory needs an accelerator")
     dm = AtomicDataModule(str(split_dir), representation="atoms", batch_size=4, pin_memory=True)
     assert next(iter(dm.train_dataloader())).positions.is_pinned()
+
+
+def test_a_single_prediction_set_is_named_after_its_split():
+    assert AtomicDataModule(predict="devset:emt-is2re/val_id").predict_names == ["val_id"]
+    assert AtomicDataModule(predict={"mine": "devset:emt-is2re/val_id"}).predict_names == ["mine"]

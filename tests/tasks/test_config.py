@@ -20,7 +20,8 @@ def test_every_setting_reaches_the_command_line(task):
     built = parser.instantiate(parser.parse_args(args)).model
     assert isinstance(built, task)
     assert (built.hparams.lr, built.hparams.gamma, built.hparams.ema_decay) == (0.003626, 0.6878, 0.99)
-    assert built.hparams.backbone_args == {"hidden": 4}
+    # the bound arguments, defaults included (what a checkpoint rebuilds)
+    assert built.hparams.backbone_args == {"hidden": 4, "num_radial": 8, "cutoff": 5.0, "output": "energy", "width": 16}
 
 
 @pytest.mark.parametrize(("name", "cls"), [("is2re", EnergyTask), ("s2ef", EnergyForceTask), ("property", PropertyTask)])

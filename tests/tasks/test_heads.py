@@ -49,4 +49,4 @@ def test_property_head_width_is_the_sum_of_target_dims():
 def test_a_built_backbone_is_recorded_by_registry_name():
     task = EnergyTask(build_backbone("toy-pair", hidden=6))
     assert task.hparams["backbone"] == "toy-pair"
-    assert task.hparams["backbone_args"] == {"hidden": 6}
+    assert task.hparams["backbone_args"]["hidden"] == 6

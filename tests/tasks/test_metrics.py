@@ -11,12 +11,12 @@ from pytorch_lightning.loggers import CSVLogger
 from matforge.tasks import EnergyForceTask, PropertyTask
 
 
-def _hand_metrics(pred: dict, structures, *, exclude_fixed: bool) -> dict[str, float]:
+def _hand_metrics(pred, structures, *, exclude_fixed: bool) -> dict[str, float]:
     energy = np.array([float(s.targets["energy"]) for s in structures])
     atoms = np.array([s.num_atoms for s in structures])
     error = pred["energy"] - energy
     keep = [~s.fixed if exclude_fixed else np.ones(s.num_atoms, bool) for s in structures]
-    f_pred = np.concatenate([f[k] for f, k in zip(pred["forces"], keep)])
+    f_pred = np.concatenate([f[k] for f, k in zip(pred.per_structure("forces"), keep)])
     f_ref = np.concatenate([s.targets["forces"][k] for s, k in zip(structures, keep)])
     cos = (f_pred * f_ref).sum(1) / (np.linalg.norm(f_pred, axis=1) * np.linalg.norm(f_ref, axis=1))
     return {

@@ -46,8 +46,7 @@ def test_predict_accepts_ase_atoms_like_structures(clusters):
     from_structures = task.predict(clusters[:3])
     from_atoms = task.predict([_atoms(s) for s in clusters[:3]])
     np.testing.assert_allclose(from_atoms["energy"], from_structures["energy"], rtol=1e-6)
-    for a, b in zip(from_atoms["forces"], from_structures["forces"]):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(from_atoms["forces"], from_structures["forces"], rtol=1e-5, atol=1e-7)
 
 
 def test_energy_task_predicts_energies_only_unless_asked(clusters):
@@ -62,7 +61,7 @@ def test_calculator_matches_predict(clusters):
     atoms.calc = MatforgeCalculator(task)
     expected = task.predict(clusters[:1])
     assert atoms.get_potential_energy() == pytest.approx(float(expected["energy"][0]), rel=1e-6)
-    np.testing.assert_allclose(atoms.get_forces(apply_constraint=False), expected["forces"][0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(atoms.get_forces(apply_constraint=False), expected["forces"], rtol=1e-5, atol=1e-7)
 
 
 def test_calculator_gives_voigt_stress_for_periodic_cells(clusters):
@@ -100,4 +99,4 @@ def test_trainer_predict_returns_forces_from_inside_inference_mode(clusters, mak
     datamodule.set_representation(AtomsRepresentation())
     (batch_output,) = make_trainer(inference_mode=True).predict(task, dataloaders=datamodule.val_dataloader()[0])
     expected = task.predict(clusters[:3])
-    np.testing.assert_allclose(batch_output["forces"].numpy(), np.concatenate(expected["forces"]), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(batch_output["forces"], expected["forces"], rtol=1e-5, atol=1e-7)

@@ -369,6 +369,11 @@ def test_check_backbone_reports_every_check_passed():
     assert [(r.name, r.status) for r in report.results] == [("output_shape", "passed"), ("periodic_wrap", "passed")]
 
 
+def test_locality_skips_for_a_backbone_declared_non_local():
+    report = check_backbone("kit-structure-mean", checks=["locality"], local=False)
+    assert [(r.status, r.message) for r in report.results] == [("skipped", "backbone 'kit-structure-mean' declares local=False (global interactions)")]
+
+
 def test_periodic_checks_skip_for_a_backbone_declared_non_periodic():
     report = check_backbone("kit-pair", checks=["periodic_wrap", "periodic_basis"], periodic=False)
     assert [r.status for r in report.results] == ["skipped", "skipped"]

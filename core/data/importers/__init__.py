@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from matforge.data.errors import DatasetError
 from matforge.data.importers.base import ImportSummary, RejectedRecord, SourceItem
 from matforge.data.importers.fields import merge_key_map, parse_key_map
 from matforge.structure import DEFAULT_MIN_DISTANCE
@@ -66,7 +67,7 @@ def import_dataset(
         TooManyRejectsError: more than ``max_rejects`` records were rejected.
     """
     if limit is not None and format != "qm9":
-        raise ValueError("limit is supported for --format qm9 only")
+        raise DatasetError("limit is supported for --format qm9 only")
     user_map = parse_key_map(key_map)
     skipped: list[str] = []
     if format == "oc20":
@@ -97,12 +98,12 @@ def import_dataset(
         )
 
         if user_map:
-            raise ValueError("--format qm9 takes no --map: its targets are fixed (see matforge.data.importers.qm9)")
+            raise DatasetError("--format qm9 takes no --map: its targets are fixed (see matforge.data.importers.qm9)")
         total, items = read_qm9(source, limit)
         recorded = {name: column for name, (column, _) in QM9_TARGETS.items()}
         provenance = {"source": qm9_source_label(source), "citation": QM9_CITATION, **(provenance or {})}
     else:
-        raise ValueError(f"unknown import format {format!r}; choose one of {', '.join(FORMATS)}")
+        raise DatasetError(f"unknown import format {format!r}; choose one of {', '.join(FORMATS)}")
     from matforge.data.importers.base import write_items
 
     return write_items(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from matforge.data.errors import DatasetError
 from matforge.data.importers.base import SourceItem
 from matforge.structure import PER_ATOM_TARGETS, StructureError
 
@@ -29,7 +30,7 @@ def read_ase(source, key_map: Mapping[str, str], file_format: str | None = None)
     try:
         frames = ase.io.read(str(path), index=":", format=file_format)
     except Exception as exc:
-        raise ValueError(f"ase.io.read cannot read {str(path)!r}: {type(exc).__name__}: {exc}") from None
+        raise DatasetError(f"ase.io.read cannot read {str(path)!r}: {type(exc).__name__}: {exc}") from None
     if not isinstance(frames, list):
         frames = [frames]
 

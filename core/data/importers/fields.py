@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from matforge.errors import InvalidValueError, MatforgeUserError
 from matforge.structure import PER_ATOM_TARGETS, AtomicStructure
 
 #: matforge fields that are not targets.
@@ -18,7 +19,7 @@ STRUCTURE_FIELDS: tuple[str, ...] = ("positions", "atomic_numbers", "cell", "pbc
 REQUIRED_FIELDS: tuple[str, ...] = ("positions", "atomic_numbers")
 
 
-class RecordError(ValueError):
+class RecordError(MatforgeUserError, ValueError):
     """A source record cannot become a structure (missing key, wrong type or shape, …).
 
     Attributes:
@@ -44,12 +45,12 @@ def parse_key_map(items: Sequence[str] | Mapping[str, str] | None) -> dict[str, 
         for item in items:
             dest, sep, src = item.partition("=")
             if not sep or not dest.strip() or not src.strip():
-                raise ValueError(f"key map entry {item!r} must look like DEST=SRC, e.g. energy=y")
+                raise InvalidValueError(f"key map entry {item!r} must look like DEST=SRC, e.g. energy=y")
             pairs.append((dest.strip(), src.strip()))
     mapping: dict[str, str] = {}
     for dest, src in pairs:
         if dest in mapping:
-            raise ValueError(f"key map names {dest!r} twice")
+            raise InvalidValueError(f"key map names {dest!r} twice")
         mapping[dest] = src
     return mapping
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from torch import Tensor, nn
 
 from matforge.elements import MAX_ATOMIC_NUMBER
+from matforge.errors import InvalidValueError
 from matforge.interfaces import Backbone, OutputSpec
 from matforge.nn import GaussianBasis, cosine_cutoff, mlp
 from matforge_egnn.layer import EGNNLayer
@@ -76,9 +77,9 @@ class EGNN(Backbone):
     ) -> None:
         super().__init__()
         if output not in ("energy", "embedding"):
-            raise ValueError(f"output must be 'energy' or 'embedding', got {output!r}")
+            raise InvalidValueError(f"output must be 'energy' or 'embedding', got {output!r}")
         if num_layers < 1 or not edge_dims:
-            raise ValueError("EGNN needs num_layers >= 1 and at least one edge_dims width")
+            raise InvalidValueError("EGNN needs num_layers >= 1 and at least one edge_dims width")
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors
         self.smooth_cutoff = smooth_cutoff

@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from matforge.errors import InvalidValueError
+
 BACKENDS: tuple[str, ...] = ("native", "dgl")
 ENV_VAR = "MATFORGE_GRAPH_BACKEND"
 
@@ -26,7 +28,7 @@ _env_error: str | None = None
 def _checked(name: str, source: str) -> str:
     normalised = name.strip().lower()
     if normalised not in BACKENDS:
-        raise ValueError(f"{source} must be one of {list(BACKENDS)}, got {name!r}")
+        raise InvalidValueError(f"{source} must be one of {list(BACKENDS)}, got {name!r}")
     return normalised
 
 
@@ -46,7 +48,7 @@ def get_backend() -> str:
     if _selected is not None:
         return _selected
     if _env_error is not None:
-        raise ValueError(_env_error)
+        raise InvalidValueError(_env_error)
     return _from_env
 
 
