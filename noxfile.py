@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import os
+import socket
+from urllib.parse import urlparse
 
 import nox
 
@@ -35,6 +37,37 @@ DGL_STACK = [
     "pandas",
     "pydantic",
 ]
+
+
+#: torch's own index of CPU-only wheels. From PyPI, torch 2.2.1 for Linux depends on the CUDA
+#: libraries (the nvidia-*-cu12 wheels), which made the tests-dgl venv 5.5 GB (issue 18) for a
+#: session that only uses the CPU; the CPU build from this index has no such dependencies.
+#: Machines that cannot reach it (the project's machines reach PyPI only: the name did not
+#: resolve there, 2026-12-02) fall back to PyPI and pay the size.
+TORCH_CPU_INDEX = os.environ.get("MATFORGE_TORCH_CPU_INDEX", "https://download.pytorch.org/whl/cpu")
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether ``url``'s host resolves and accepts a connection (a quick check, so that an
+    unreachable index costs seconds, not pip's retries)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return os.path.isdir(parsed.path)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _install_cpu_torch(session: nox.Session, requirement: str) -> None:
+    """``requirement`` (a torch pin) as the CPU-only build where its index is reachable."""
+    if _reachable(TORCH_CPU_INDEX):
+        session.install(requirement, "--index-url", TORCH_CPU_INDEX)
+    else:
+        session.log(f"{TORCH_CPU_INDEX} is not reachable: {requirement} from PyPI, with its CUDA "
+                    "libraries (the venv grows to ~5.5 GB)")  # fmt: skip
+        session.install(requirement)
 
 
 def _install_project(session: nox.Session, *extra: str, core_extras: str = "test") -> None:
@@ -73,8 +106,11 @@ def tests_dgl(session: nox.Session) -> None:
 
     First the graph tests on the native backend (the default install on this old torch),
     then graph and graph-model tests with every op on DGL's kernels; MATFORGE_TEST_DGL=1
-    turns a DGL that fails to import into failures instead of skips.
+    turns a DGL that fails to import into failures instead of skips. torch comes from its
+    CPU-only index where that is reachable (no CUDA libraries; from PyPI the venv is ~5.5 GB:
+    see ``TORCH_CPU_INDEX``).
     """
+    _install_cpu_torch(session, DGL_STACK[0])
     session.install(*DGL_STACK)
     _install_project(session, *DGL_STACK)
     env = {"MATFORGE_TEST_DGL": "1", "OMP_NUM_THREADS": "2"}
@@ -111,7 +147,9 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(name="bench-dgl", python="3.11")
 def bench_dgl(session: nox.Session) -> None:
-    """Benchmarks that compare the native graph ops and models with DGL's kernels."""
+    """Benchmarks that compare the native graph ops and models with DGL's kernels (torch
+    from its CPU-only index where reachable, as in tests-dgl)."""
+    _install_cpu_torch(session, DGL_STACK[0])
     session.install(*DGL_STACK)
     _install_project(session, *DGL_STACK, "ase")
     for script in sorted(os.listdir("benchmarks")):

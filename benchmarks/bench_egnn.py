@@ -1,36 +1,54 @@
-"""EGNN on CPU: forward+forces on a synthetic batch, and a training step on S2EF devset data.
+"""EGNN on CPU, interleaved with its same-run peer: forward, forward+forces, training step.
 
-Both use ``egnn-paper`` sizes. The peer measured in the same run is the same model, same
+Two batches: the synthetic one (32 structures × 30 atoms in a 6.7 Å cube, no cell, radius
+5 Å) and the devset one (the first 32 emt-s2ef training frames, periodic, 6 Å). Both use
+``egnn-paper`` sizes, float32. The peer measured in the same run is the same model, same
 weights, evaluated with the EGNN equations written the straightforward way
 (:mod:`matforge_egnn.reference`: per-edge concatenation and plain indexing, as the public
-implementations do). The public matsciml EGNN (DGL) needs the DGL stack; see
-``benchmarks/dgl_egnn.py`` (``nox -s bench-dgl``).
+implementations do). Candidates run in turns (A B A B …, :mod:`timing`), medians and
+half-IQR spreads of CPU and wall time are printed, and every ratio is between two figures of
+this run.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_egnn.py [--threads 1] [--repeats 20]
+Context only, not measured here (issue 17, 2026-12, torch 2.2.1 + DGL 2.1.0, one thread,
+float32, the project's 2-core CPU machine; 32 emt-s2ef frames, 934 atoms, 35,432 edges; the
+public matsciml PLEGNN built from its source at the paper's sizes, fed the same edges; CPU ms,
+medians of 20, two runs):
+
+=====================  ===============  ===================  ===============
+figure                 matforge native  matforge DGL backend matsciml PLEGNN
+=====================  ===============  ===================  ===============
+forward                32.5 / 34.5      35.3 / 36.7          59.4 / 54.1
+forward + forces       71.3 / 67.8      77.4 / 72.8          182.9 / 153.9
+training step          227.5 / 227.7    219.8 / 222.4        373.6 / 397.5
+=====================  ===============  ===================  ===============
+
+On the synthetic batch the same source gave the peer 93.7 ms for forward+forces. Those
+numbers come from another machine state and stack, so no ratio to them is printed.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_egnn.py [--threads 1] [--rounds 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
+from _report import record
+from timing import Timing, interleaved, print_table
 
 from matforge.interfaces import build_representation
 from matforge.registry import registry
 from matforge.structure import AtomicStructure
 
-#: Forward+forces of the public matsciml EGNN (DGL) on the synthetic batch, torch 2.2.1,
-#: 1 thread, on the project's CPU machines: a reference, not a measurement of this run.
-MATSCIML_REFERENCE_MS = 270.0
+#: The peer's figures quoted in the module docstring (CPU ms; issue 17): context only.
+MATSCIML_CONTEXT = {"forward": (59.4, 54.1), "forward+forces": (182.9, 153.9), "training step": (373.6, 397.5)}
 
 
 def synthetic_structures(seed: int = 0) -> list[AtomicStructure]:
-    """32 structures × 30 atoms uniform in a 6.7 Å cube, no cell (the issue's batch)."""
+    """32 structures × 30 atoms uniform in a 6.7 Å cube, no cell."""
     rng = np.random.default_rng(seed)
     return [
         AtomicStructure(
@@ -53,32 +71,6 @@ def devset_structures(count: int = 32) -> list[AtomicStructure] | None:
     return [dataset[k] for k in range(count)]
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Medians over the repeats, in ms: wall clock, and CPU time of this process (with one
-    thread, the CPU time leaves out the time other processes hold the core, so it is the
-    steadier figure on a shared machine; on an idle one the two agree)."""
-
-    wall: float
-    cpu: float
-
-    def __str__(self) -> str:
-        return f"wall {self.wall:7.1f} ms   cpu {self.cpu:7.1f} ms"
-
-
-def timed(fn: Callable[[], object], repeats: int, warmup: int = 3) -> Timing:
-    """Median wall and CPU time of ``fn`` over ``repeats`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start_wall, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append((time.perf_counter() - start_wall) * 1e3)
-        cpu.append((time.process_time() - start_cpu) * 1e3)
-    return Timing(statistics.median(wall), statistics.median(cpu))
-
-
 def energy_and_forces(forward, model, batch, *, create_graph: bool = False):
     positions = batch.positions.requires_grad_(True)
     per_atom = forward(model, batch)[:, 0]
@@ -98,67 +90,77 @@ def same_run_peers() -> dict[str, Callable]:
     return {"matforge EGNN": forward_ours, "straightforward EGNN": reference_forward}
 
 
-def report(results: dict[str, Timing]) -> None:
-    """Print each peer's time relative to the first (ours)."""
-    (first, ours), *others = results.items()
-    for name, value in others:
-        print(f"  ratio {name} / {first}: {value.wall / ours.wall:.2f}x wall, "
-              f"{value.cpu / ours.cpu:.2f}x cpu (same run)")
-
-
-def bench_forward_forces(model, peers: dict[str, Callable], repeats: int) -> Timing:
-    """Forward+forces on the synthetic batch for each peer; returns ours."""
-    rep = build_representation(model, cutoff=5.0)
-    batch = rep.collate([rep(s) for s in synthetic_structures()])
-    print(f"forward+forces, egnn-paper, 32 x 30 atoms, radius 5 Å, {batch.total_edges} edges, "
-          f"float32, {torch.get_num_threads()} thread(s), torch {torch.__version__}")
-    results = {}
+def figures(model, batch, peers: dict[str, Callable]) -> dict[str, dict[str, Callable[[], object]]]:
+    """figure → label → a zero-argument call. Each training-step candidate steps its own copy
+    of the model (same starting weights) with its own AdamW."""
+    out: dict[str, dict[str, Callable[[], object]]] = {"forward": {}, "forward+forces": {}, "training step": {}}
+    has_targets = "energy" in batch.targets and "forces" in batch.targets
+    targets = (batch.target("energy"), batch.target("forces")) if has_targets else None
     for name, forward in peers.items():
-        results[name] = timed(lambda f=forward: energy_and_forces(f, model, batch), repeats)
-        print(f"  {name:22s} {results[name]}")
-    report(results)
-    return next(iter(results.values()))
 
+        def forward_only(forward=forward):
+            with torch.no_grad():
+                return forward(model, batch)
 
-def print_matsciml_reference(ours: Timing) -> None:
-    print(f"  reference only, NOT measured in this run: matsciml EGNN (DGL, torch 2.2.1, 1 thread) "
-          f"~{MATSCIML_REFERENCE_MS:.0f} ms; ours {MATSCIML_REFERENCE_MS / ours.wall:.1f}x faster "
-          f"by wall time, {MATSCIML_REFERENCE_MS / ours.cpu:.1f}x by CPU time")
+        out["forward"][name] = forward_only
+        out["forward+forces"][name] = lambda forward=forward: energy_and_forces(forward, model, batch)
+        if not has_targets:
+            continue
+        own = copy.deepcopy(model)
+        optimizer = torch.optim.AdamW(own.parameters(), lr=1e-4)
 
-
-def bench_training_step(model, peers: dict[str, Callable], repeats: int) -> None:
-    """Time and structures/s of one force-training step on 32 emt-s2ef frames."""
-    structures = devset_structures()
-    if structures is None:
-        print("training step: skipped")
-        return
-    rep = build_representation(model)
-    batch = rep.collate([rep(s) for s in structures])
-    target_energy, target_forces = batch.target("energy"), batch.target("forces")
-    print(f"training step (forward, forces, backward, AdamW), egnn-paper, 32 emt-s2ef frames "
-          f"({batch.num_nodes} atoms, {batch.total_edges} edges), {torch.get_num_threads()} thread(s)")
-    results = {}
-    for name, forward in peers.items():
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-
-        def step(forward=forward, optimizer=optimizer):
-            energy, forces = energy_and_forces(forward, model, batch, create_graph=True)
+        def step(forward=forward, own=own, optimizer=optimizer):
+            target_energy, target_forces = targets
+            energy, forces = energy_and_forces(forward, own, batch, create_graph=True)
             loss = (energy - target_energy).abs().mean() + (forces - target_forces).abs().mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
 
-        results[name] = timing = timed(step, repeats)
-        print(f"  {name:22s} {timing}   {32e3 / timing.wall:6.1f} structures/s (wall)   "
-              f"{32e3 / timing.cpu:6.1f} (cpu)")
-    report(results)
+        out["training step"][name] = step
+    return {k: v for k, v in out.items() if v}
+
+
+def bench_batch(label: str, model, batch, peers: dict[str, Callable], rounds: int, *, context: bool) -> dict[str, dict[str, Timing]]:
+    """Every figure of one batch, interleaved; prints and records them. Returns figure → results."""
+    print(f"\n{label}: {batch.num_graphs} structures, {batch.num_nodes} atoms, {batch.total_edges} edges, "
+          f"float32, {torch.get_num_threads()} thread(s), torch {torch.__version__}")  # fmt: skip
+    results = {}
+    for figure, candidates in figures(model, batch, peers).items():
+        results[figure] = timings = interleaved(candidates, rounds=rounds)
+        print_table(f" {figure}", timings)
+        (_, ours), *others = timings.items()
+        peer_name, peer = others[0] if others else (None, None)
+        note = None
+        if context and figure in MATSCIML_CONTEXT:
+            quoted = " / ".join(f"{v:.1f}" for v in MATSCIML_CONTEXT[figure])
+            note = f"matsciml PLEGNN {quoted} ms CPU (issue 17, torch 2.2.1 + DGL, not this run)"
+            print(f"  context only, not measured here: {note}")
+        record(f"EGNN {figure}, {label} (CPU)", ours.cpu, "ms", peer=peer_name,
+               peer_value=peer.cpu if peer else None, higher_is_better=False, spread=ours.cpu_spread,
+               context=note)  # fmt: skip
+    return results
+
+
+def synthetic_batch(model):
+    rep = build_representation(model, cutoff=5.0)
+    return rep.collate([rep(s) for s in synthetic_structures()])
+
+
+def devset_batch(model):
+    structures = devset_structures()
+    if structures is None:
+        return None
+    rep = build_representation(model)
+    return rep.collate([rep(s) for s in structures])
 
 
 def setup(description: str) -> tuple[argparse.Namespace, torch.nn.Module]:
-    """Parse ``--threads`` and ``--repeats``, set the threads, build egnn-paper (seed 0)."""
+    """Parse ``--threads`` and ``--rounds``, set the threads, build egnn-paper (seed 0)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--rounds", "--repeats", type=int, default=20)
+    parser.add_argument("--only", choices=["synthetic", "devset"], default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -169,9 +171,13 @@ def setup(description: str) -> tuple[argparse.Namespace, torch.nn.Module]:
 
 def main() -> None:
     args, model = setup(__doc__.splitlines()[0])
-    ours = bench_forward_forces(model, same_run_peers(), args.repeats)
-    print_matsciml_reference(ours)
-    bench_training_step(model, same_run_peers(), args.repeats)
+    peers = same_run_peers()
+    if args.only != "devset":
+        bench_batch("synthetic batch", model, synthetic_batch(model), peers, args.rounds, context=False)
+    if args.only != "synthetic":
+        batch = devset_batch(model)
+        if batch is not None:
+            bench_batch("emt-s2ef devset batch", model, batch, peers, args.rounds, context=True)
 
 
 if __name__ == "__main__":

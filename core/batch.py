@@ -6,10 +6,11 @@ positions, targets and the atom-to-structure index from any batch the same way.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -26,6 +27,43 @@ class MissingTargetError(MatforgeUserError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
+
+
+class _PackedTensor(NamedTuple):
+    """A CPU tensor pickled by value: its dtype and its values as a numpy array, integers in
+    the narrowest type that holds them (edge indices fit int32, periodic shifts int8)."""
+
+    dtype: torch.dtype
+    values: np.ndarray
+
+
+_NARROW_INTEGERS = (np.int8, np.int16, np.int32)
+
+
+def _pack(value: Any) -> Any:
+    if isinstance(value, dict) and value and all(isinstance(v, Tensor) for v in value.values()):
+        return {k: _pack(v) for k, v in value.items()}
+    if not isinstance(value, Tensor) or value.device.type != "cpu" or value.requires_grad or value.layout != torch.strided:
+        return value
+    values = value.detach().numpy()
+    if value.dtype in (torch.int64, torch.int32) and values.size:
+        low, high = values.min(), values.max()
+        narrow = next(t for t in (*_NARROW_INTEGERS, values.dtype.type) if np.iinfo(t).min <= low and high <= np.iinfo(t).max)
+        values = values.astype(narrow, copy=False)
+    return _PackedTensor(value.dtype, np.ascontiguousarray(values))
+
+
+def _unpack(value: Any) -> Any:
+    if isinstance(value, _PackedTensor):
+        values = value.values if value.values.flags.writeable else value.values.copy()
+        return torch.from_numpy(values).to(value.dtype)
+    if isinstance(value, dict) and value and all(isinstance(v, _PackedTensor) for v in value.values()):
+        return {k: _unpack(v) for k, v in value.items()}
+    return value
+
+
+def _rebuild(cls: type[B], state: dict[str, Any]) -> B:
+    return cls(**{name: _unpack(value) for name, value in state.items()})
 
 
 @dataclass
@@ -84,6 +122,26 @@ class AtomsBatch:
                 "import the dataset with that field."
             )
         return self.targets[name]
+
+    # -- pickling ------------------------------------------------------------------------------
+
+    def __reduce__(self):
+        """Pickled by value, in as few and as small buffers as the values allow.
+
+        A batch leaves a DataLoader worker as a pickle; torch would send each tensor through
+        its own shared-memory segment (10-13 per batch, 6-11 ms in all, more than building the
+        batch), whereas a few packed arrays in the pickle cost well under a millisecond. GPU
+        tensors and tensors that require grad keep torch's own pickling.
+        """
+        state = {f.name: _pack(getattr(self, f.name)) for f in dataclasses.fields(self) if f.init}
+        return (_rebuild, (type(self), state))
+
+    def __copy__(self: B) -> B:
+        return dataclasses.replace(self)
+
+    def __deepcopy__(self: B, memo: dict[int, Any]) -> B:
+        return dataclasses.replace(self, **{f.name: copy.deepcopy(getattr(self, f.name), memo)
+                                            for f in dataclasses.fields(self) if f.init})  # fmt: skip
 
     # -- moving and transforming -------------------------------------------------------------
 

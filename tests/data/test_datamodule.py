@@ -67,6 +67,15 @@ def test_representation_runs_in_worker_processes(split_dir):
     assert pids and os.getpid() not in pids
 
 
+def test_workers_are_persistent_and_prefetch_deeper_than_torchs_default(split_dir):
+    dm = AtomicDataModule(str(split_dir), representation="atoms", batch_size=4, num_workers=2)
+    loader = dm.train_dataloader()
+    assert loader.persistent_workers and loader.prefetch_factor == 8
+    assert AtomicDataModule(str(split_dir), representation="atoms", num_workers=2, prefetch_factor=3).train_dataloader().prefetch_factor == 3
+    # without workers there is nothing to prefetch, and torch refuses the argument
+    assert AtomicDataModule(str(split_dir), representation="atoms").train_dataloader().prefetch_factor is None
+
+
 def test_loaders_need_a_representation(split_dir):
     dm = AtomicDataModule(str(split_dir))
     with pytest.raises(RuntimeError, match=r"no representation.*set_representation"):

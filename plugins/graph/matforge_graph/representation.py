@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from matforge.atoms_representation import resolve_dtype
-from matforge.neighbors import neighbor_pairs
+from matforge.neighbors import neighbor_edges
 from matforge.structure import AtomicStructure
 from matforge_graph.batch import GraphBatch
 
@@ -60,21 +60,24 @@ class GraphRepresentation:
         return f"GraphRepresentation(cutoff={self.cutoff}, max_neighbors={self.max_neighbors}, dtype={self.dtype})"
 
     def __call__(self, structure: AtomicStructure) -> GraphSample:
-        centre, neighbour, shifts, _ = neighbor_pairs(
+        edge_index, shifts = neighbor_edges(
             structure.positions, structure.cell, structure.pbc, self.cutoff, max_neighbors=self.max_neighbors
         )
-        return GraphSample(structure, np.stack([neighbour, centre]), shifts)
+        return GraphSample(structure, edge_index, shifts)
 
     def collate(self, samples: Sequence[GraphSample]) -> GraphBatch:
         if not samples:
             raise ValueError("cannot collate an empty list of graph samples")
         base = GraphBatch.base_fields([s.structure for s in samples], self.dtype)
+        counts = np.array([s.edge_index.shape[1] for s in samples], dtype=np.int64)
         atom_offsets = np.cumsum([0] + [s.structure.num_atoms for s in samples[:-1]])
-        edge_index = np.concatenate([s.edge_index + off for s, off in zip(samples, atom_offsets)], axis=1)
-        shifts = np.concatenate([s.shifts.reshape(-1, 3) for s in samples])
+        # One concatenation, then every edge's atom offset added in place (no per-sample copies).
+        edge_index = np.concatenate([s.edge_index.reshape(2, -1) for s in samples], axis=1).astype(np.int64, copy=False)
+        edge_index += np.repeat(atom_offsets, counts)
+        shifts = np.concatenate([s.shifts.reshape(-1, 3) for s in samples]).astype(np.int64, copy=False)
         return GraphBatch(
             **base,
-            edge_index=torch.from_numpy(edge_index.astype(np.int64).reshape(2, -1)),
-            shifts=torch.from_numpy(shifts.astype(np.int64)),
-            num_edges=torch.tensor([s.edge_index.shape[1] for s in samples], dtype=torch.int64),
+            edge_index=torch.from_numpy(edge_index),
+            shifts=torch.from_numpy(shifts),
+            num_edges=torch.from_numpy(counts),
         )

@@ -94,6 +94,52 @@ def test_batch_pickles_with_its_data(batch):
         restored.node_data["x"] = torch.ones(1)
 
 
+def fields_equal(a, b) -> None:
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, torch.Tensor):
+            assert x.dtype == y.dtype and torch.equal(x, y), f.name
+        elif isinstance(x, dict) and x:
+            assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) and x[k].dtype == y[k].dtype for k in x), f.name
+        else:
+            assert x == y, f.name
+
+
+def test_batch_pickles_by_value_with_every_field_and_dtype(batch):
+    from multiprocessing.reduction import ForkingPickler
+
+    batch.edge_data["w"] = torch.randn(batch.total_edges, 2, dtype=torch.float64)
+    batch.node_data["big"] = torch.arange(batch.num_nodes) * 2**40  # int64 that does not narrow
+    # What a DataLoader worker sends: no tensor goes through its own shared-memory segment.
+    data = ForkingPickler.dumps(batch)
+    restored = pickle.loads(data)
+    fields_equal(batch, restored)
+    assert b"torch.multiprocessing" not in bytes(data)
+
+
+def test_pickled_edges_are_sent_as_narrow_integers(batch):
+    packed = len(pickle.dumps(batch))
+    edge_bytes = batch.edge_index.numel() * 8 + batch.shifts.numel() * 8
+    # edge indices as int8/int16 and shifts as int8 here: far below their int64 size
+    assert packed < edge_bytes / 2
+
+
+def test_tensors_requiring_grad_keep_torch_pickling(batch):
+    positions = batch.positions.clone().requires_grad_(True)
+    moved = dataclasses.replace(batch, positions=positions)
+    restored = pickle.loads(pickle.dumps(moved))
+    assert restored.positions.requires_grad and torch.equal(restored.positions, positions)
+
+
+def test_copy_is_shallow_and_deepcopy_is_deep(batch):
+    import copy
+
+    assert copy.copy(batch).positions is batch.positions
+    deep = copy.deepcopy(batch)
+    assert deep.positions is not batch.positions
+    fields_equal(batch, deep)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned memory needs a CUDA device")
 def test_pin_memory_pins_edges(batch):
     pinned = batch.pin_memory()

@@ -150,3 +150,24 @@ def test_packed_sort_keys_give_the_lexicographic_order(by_distance):
     d = rng.choice([1.0, 2.0, 2.5], len(i))
     expected = np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], j, *((d,) if by_distance else ()), i))
     assert np.array_equal(neighbors._pair_order(i, j, shifts, d, by_distance), expected)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_pairs_without_distances_are_the_same_pairs_in_the_same_order(name):
+    # distances=False sorts the packed keys themselves and unpacks them: a second code path.
+    positions, cell, pbc, cutoff = CASES[name]
+    i, j, shifts, _ = neighbor_pairs(positions, cell, np.array(pbc), cutoff)
+    i2, j2, shifts2, d2 = neighbor_pairs(positions, cell, np.array(pbc), cutoff, distances=False)
+    assert d2 is None
+    for ours, reference in ((i2, i), (j2, j), (shifts2, shifts)):
+        assert ours.dtype == np.int64 and np.array_equal(ours, reference)
+
+
+@pytest.mark.parametrize("name", ["slab-0", "molecule", "tiny-cell-large-cutoff"])
+@pytest.mark.parametrize("max_neighbors", [None, 3])
+def test_neighbor_edges_are_the_pairs_as_source_and_destination_rows(name, max_neighbors):
+    positions, cell, pbc, cutoff = CASES[name]
+    i, j, shifts, _ = neighbor_pairs(positions, cell, np.array(pbc), cutoff, max_neighbors=max_neighbors)
+    edges, edge_shifts = neighbors.neighbor_edges(positions, cell, np.array(pbc), cutoff, max_neighbors=max_neighbors)
+    assert edges.dtype == np.int64 and np.array_equal(edges, np.stack([j, i]))
+    assert np.array_equal(edge_shifts, shifts)
