@@ -131,7 +131,8 @@ COMMANDS: dict[str, Run | NotRun] = {
     ),
     f"matforge validate --ckpt_path {RUN}/checkpoints/best.ckpt --data devset:emt-is2re": Run(slow=True),
     f"matforge predict --ckpt_path {RUN}/checkpoints/best.ckpt --data devset:emt-is2re "
-    "--data.init_args.predict devset:emt-is2re/val_id": Run(slow=True),
+    "--data.init_args.predict devset:emt-is2re/val_id": Run(creates=(f"{RUN}/predictions/val_id.npz",), slow=True),
+    f"matforge evaluate {RUN} --splits val_id val_ood_both": Run(expect=("val_id", "val_ood_both"), slow=True),
     f"matforge evaluate {RUN}": Run(
         expect=("energy_mae", "val_ood_both"),
         creates=(f"{RUN}/evaluation/metrics.csv", f"{RUN}/evaluation/metrics.json", f"{RUN}/evaluation/predictions/val_id.npz"),
