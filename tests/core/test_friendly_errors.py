@@ -1,0 +1,37 @@
+"""Mistakes a user can make through input files, options and constructor arguments raise a
+:class:`~matforge.errors.MatforgeUserError` naming what was wrong (the CLI prints one line)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matforge.errors import InvalidValueError
+from matforge.neighbors import neighbor_edges, neighbor_pairs
+
+TWO_ATOMS = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("cutoff", [0.0, -1.0])
+def test_a_non_positive_cutoff_is_a_user_error(cutoff):
+    with pytest.raises(InvalidValueError, match="cutoff must be a positive distance in Å"):
+        neighbor_pairs(TWO_ATOMS, None, [False] * 3, cutoff)
+
+
+@pytest.mark.parametrize(
+    ("positions", "cell", "pbc", "match"),
+    [
+        (np.zeros((2, 2)), None, [False] * 3, r"positions must have shape \[N, 3\].*got \[2, 2\]"),
+        (TWO_ATOMS, np.eye(2), [True] * 3, r"cell must have shape \[3, 3\].*got \[2, 2\]"),
+        (TWO_ATOMS, None, [True, True, False], r"pbc is \[True, True, False\], so a \[3, 3\] cell"),
+        (TWO_ATOMS, np.eye(3), [True, False], "pbc must be one bool or three, got 2"),
+    ],
+)
+def test_wrong_shaped_inputs_name_the_field_and_its_expected_shape(positions, cell, pbc, match):
+    with pytest.raises(InvalidValueError, match=match):
+        neighbor_edges(positions, cell, pbc, 2.0)
+
+
+def test_a_flat_nine_value_cell_is_still_accepted():
+    i, _, _, _ = neighbor_pairs(TWO_ATOMS, np.eye(3).ravel() * 5.0, [True] * 3, 1.5)
+    assert sorted(i.tolist()) == [0, 1]
