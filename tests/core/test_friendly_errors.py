@@ -35,3 +35,24 @@ def test_wrong_shaped_inputs_name_the_field_and_its_expected_shape(positions, ce
 def test_a_flat_nine_value_cell_is_still_accepted():
     i, _, _, _ = neighbor_pairs(TWO_ATOMS, np.eye(3).ravel() * 5.0, [True] * 3, 1.5)
     assert sorted(i.tolist()) == [0, 1]
+
+
+def _representations():
+    from matforge.atoms_representation import AtomsRepresentation
+    from matforge_graph.representation import GraphRepresentation
+    from matforge_pointcloud.representation import PointCloudRepresentation
+
+    return [AtomsRepresentation(), GraphRepresentation(cutoff=3.0), PointCloudRepresentation(cutoff=3.0)]
+
+
+@pytest.mark.parametrize("representation", _representations(), ids=lambda r: r.name)
+def test_collating_an_empty_list_says_a_batch_needs_a_structure(representation):
+    with pytest.raises(InvalidValueError, match=r"cannot collate an empty list .*needs at least one"):
+        representation.collate([])
+
+
+def test_a_non_float_representation_dtype_names_the_allowed_ones():
+    from matforge.atoms_representation import AtomsRepresentation
+
+    with pytest.raises(InvalidValueError, match="dtype must be a floating torch dtype such as 'float32', got 'int64'"):
+        AtomsRepresentation(dtype="int64")

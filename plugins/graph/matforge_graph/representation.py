@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from matforge.atoms_representation import resolve_dtype
+from matforge.errors import InvalidValueError
 from matforge.neighbors import neighbor_edges
 from matforge.structure import AtomicStructure
 from matforge_graph.batch import GraphBatch
@@ -67,7 +68,7 @@ class GraphRepresentation:
 
     def collate(self, samples: Sequence[GraphSample]) -> GraphBatch:
         if not samples:
-            raise ValueError("cannot collate an empty list of graph samples")
+            raise InvalidValueError("cannot collate an empty list of graph samples: a batch needs at least one (is the dataset or split empty?)")
         base = GraphBatch.base_fields([s.structure for s in samples], self.dtype)
         counts = np.array([s.edge_index.shape[1] for s in samples], dtype=np.int64)
         atom_offsets = np.cumsum([0] + [s.structure.num_atoms for s in samples[:-1]])

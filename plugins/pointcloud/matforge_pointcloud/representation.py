@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from matforge.atoms_representation import resolve_dtype
+from matforge.errors import InvalidValueError
 from matforge.neighbors import neighbor_pairs
 from matforge.structure import AtomicStructure
 from matforge_pointcloud.batch import PointCloudBatch
@@ -124,7 +125,7 @@ class PointCloudRepresentation:
         k = int(counts.max(initial=0))
         neighbours = np.repeat(centre_atoms[:, None], k, axis=1)
         if shifts.size and np.abs(shifts).max() > SHIFT_LIMIT:
-            raise ValueError(
+            raise InvalidValueError(
                 f"structure {structure.sid!r}: a neighbour lies {int(np.abs(shifts).max())} cells away "
                 f"(more than {SHIFT_LIMIT}); the cell is far smaller than the cutoff {self.cutoff} Å"
             )
@@ -135,7 +136,7 @@ class PointCloudRepresentation:
 
     def collate(self, samples: Sequence[PointCloudSample]) -> PointCloudBatch:
         if not samples:
-            raise ValueError("cannot collate an empty list of point-cloud samples")
+            raise InvalidValueError("cannot collate an empty list of point-cloud samples: a batch needs at least one (is the dataset or split empty?)")
         base = PointCloudBatch.base_fields([s.structure for s in samples], self.dtype)
         k = max(s.neighbours.shape[1] for s in samples)
         counts = [len(s.centres) for s in samples]
