@@ -56,3 +56,17 @@ def test_a_non_float_representation_dtype_names_the_allowed_ones():
 
     with pytest.raises(InvalidValueError, match="dtype must be a floating torch dtype such as 'float32', got 'int64'"):
         AtomsRepresentation(dtype="int64")
+
+
+def test_an_info_target_the_atoms_lack_names_it_and_the_keys_there_are():
+    ase = pytest.importorskip("ase")
+    from matforge.ase_io import atoms_to_structure
+    from matforge.batch import MissingTargetError
+
+    atoms = ase.Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.8]], info={"sid": 7, "energy_relaxed": -1.0})
+    with pytest.raises(MissingTargetError) as caught:
+        atoms_to_structure(atoms, info_targets=("relaxed_energy",))
+    assert str(caught.value) == (
+        "ase.Atoms (sid 7): target 'relaxed_energy' of info_targets is in neither atoms.info "
+        "(keys ['energy_relaxed', 'sid']) nor atoms.arrays (keys ['numbers', 'positions'])"
+    )
