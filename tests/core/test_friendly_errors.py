@@ -70,3 +70,22 @@ def test_an_info_target_the_atoms_lack_names_it_and_the_keys_there_are():
         "ase.Atoms (sid 7): target 'relaxed_energy' of info_targets is in neither atoms.info "
         "(keys ['energy_relaxed', 'sid']) nor atoms.arrays (keys ['numbers', 'positions'])"
     )
+
+
+def test_a_missing_required_backbone_argument_is_a_backbone_argument_error():
+    from matforge.interfaces import BackboneArgumentError
+    from matforge.models import bound_arguments
+
+    def factory(hidden: int, cutoff: float = 5.0):
+        return None
+
+    with pytest.raises(BackboneArgumentError, match=r"backbone 'needs-hidden': missing a required argument: 'hidden'"):
+        bound_arguments("needs-hidden", factory, {})
+
+
+def test_a_backbone_argument_that_is_not_json_like_says_why_it_must_be():
+    from matforge.interfaces import BackboneArgumentError
+    from matforge.models import build_backbone
+
+    with pytest.raises(BackboneArgumentError, match=r"arguments of backbone 'toy-pair' must be JSON-like .*rebuild the backbone"):
+        build_backbone("toy-pair", hidden=object())
