@@ -80,7 +80,7 @@ def _search(positions, cell, pbc, cutoff: float, max_neighbors: int | None, dist
 
     if any(flags):
         if cell is None:
-            raise InvalidValueError(f"neighbour list: pbc is {flags}, so a [3, 3] cell (Å) is required, got None")
+            raise InvalidValueError(f"neighbour list: cell is required ([3, 3], Å) as pbc is {flags}, got None")
         box = np.asarray(cell, dtype=np.float64)
         if box.shape != (3, 3):
             if box.size != 9:

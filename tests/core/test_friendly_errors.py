@@ -23,7 +23,7 @@ def test_a_non_positive_cutoff_is_a_user_error(cutoff):
     [
         (np.zeros((2, 2)), None, [False] * 3, r"positions must have shape \[N, 3\].*got \[2, 2\]"),
         (TWO_ATOMS, np.eye(2), [True] * 3, r"cell must have shape \[3, 3\].*got \[2, 2\]"),
-        (TWO_ATOMS, None, [True, True, False], r"pbc is \[True, True, False\], so a \[3, 3\] cell"),
+        (TWO_ATOMS, None, [True, True, False], r"cell is required \(\[3, 3\], Å\) as pbc is \[True, True, False\], got None"),
         (TWO_ATOMS, np.eye(3), [True, False], "pbc must be one bool or three, got 2"),
     ],
 )
@@ -89,3 +89,46 @@ def test_a_backbone_argument_that_is_not_json_like_says_why_it_must_be():
 
     with pytest.raises(BackboneArgumentError, match=r"arguments of backbone 'toy-pair' must be JSON-like .*rebuild the backbone"):
         build_backbone("toy-pair", hidden=object())
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: _graph(cutoff=0.0), "GraphRepresentation: cutoff must be a positive distance"),
+        (lambda: _graph(max_neighbors=0), "GraphRepresentation: max_neighbors must be >= 1"),
+        (lambda: _pointcloud(centres="surface"), r"PointCloudRepresentation: centres must be one of \['all', 'oc20'\]"),
+        (lambda: _pointcloud(num_elements=0), "PointCloudRepresentation: num_elements must be >= 1"),
+    ],
+)
+def test_a_bad_representation_setting_names_the_class_and_the_setting(build, match):
+    with pytest.raises(InvalidValueError, match=match):
+        build()
+
+
+def _graph(**settings):
+    from matforge_graph.representation import GraphRepresentation
+
+    return GraphRepresentation(**settings)
+
+
+def _pointcloud(**settings):
+    from matforge_pointcloud.representation import PointCloudRepresentation
+
+    return PointCloudRepresentation(**settings)
+
+
+def test_an_element_beyond_the_one_hot_says_to_raise_num_elements():
+    from matforge.structure import AtomicStructure
+    from matforge_pointcloud.batch import PointCloudBatch
+
+    gold = AtomicStructure(positions=TWO_ATOMS, atomic_numbers=np.array([79, 79]), cell=None, pbc=[False] * 3)
+    batch = PointCloudBatch.collate([gold], cutoff=3.0)
+    with pytest.raises(InvalidValueError, match="atomic number 79 does not fit a one-hot of num_elements=10; use a larger"):
+        batch.pair_one_hot(num_elements=10)
+
+
+def test_predicting_nothing_is_a_user_error():
+    from matforge.tasks.prediction import predict_structures
+
+    with pytest.raises(InvalidValueError, match="no structures to predict: pass at least one"):
+        predict_structures(None, [])

@@ -50,9 +50,9 @@ class GraphRepresentation:
         dtype: torch.dtype | str = torch.float32,
     ) -> None:
         if not cutoff > 0:
-            raise ValueError(f"cutoff must be a positive distance in Å, got {cutoff!r}")
+            raise InvalidValueError(f"GraphRepresentation: cutoff must be a positive distance in Å, got {cutoff!r}")
         if max_neighbors is not None and max_neighbors < 1:
-            raise ValueError(f"max_neighbors must be >= 1 or None, got {max_neighbors!r}")
+            raise InvalidValueError(f"GraphRepresentation: max_neighbors must be >= 1 or None, got {max_neighbors!r}")
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors
         self.dtype = resolve_dtype(dtype)

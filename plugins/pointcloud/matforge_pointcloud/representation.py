@@ -78,15 +78,15 @@ class PointCloudRepresentation:
         dtype: torch.dtype | str = torch.float32,
     ) -> None:
         if not cutoff > 0:
-            raise ValueError(f"cutoff must be a positive distance in Å, got {cutoff!r}")
+            raise InvalidValueError(f"PointCloudRepresentation: cutoff must be a positive distance in Å, got {cutoff!r}")
         if max_neighbors is not None and max_neighbors < 1:
-            raise ValueError(f"max_neighbors must be >= 1 or None, got {max_neighbors!r}")
+            raise InvalidValueError(f"PointCloudRepresentation: max_neighbors must be >= 1 or None, got {max_neighbors!r}")
         if centres not in CENTRE_MODES:
-            raise ValueError(f"centres must be one of {list(CENTRE_MODES)}, got {centres!r}")
+            raise InvalidValueError(f"PointCloudRepresentation: centres must be one of {list(CENTRE_MODES)}, got {centres!r}")
         if subsurface_centres < 0:
-            raise ValueError(f"subsurface_centres must be >= 0, got {subsurface_centres!r}")
+            raise InvalidValueError(f"PointCloudRepresentation: subsurface_centres must be >= 0, got {subsurface_centres!r}")
         if num_elements < 1:
-            raise ValueError(f"num_elements must be >= 1, got {num_elements!r}")
+            raise InvalidValueError(f"PointCloudRepresentation: num_elements must be >= 1, got {num_elements!r}")
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors
         self.centres = centres
