@@ -10,12 +10,19 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
-from ase.stress import full_3x3_to_voigt_6_stress
-
+from matforge.install import require
 from matforge.tasks.base import AtomisticTask
 from matforge.tasks.energy import EnergyTask
 from matforge.tasks.prediction import load_task
+
+# Without ase, importing this module is a user's missing extra (one line naming the install
+# command), not an internal ModuleNotFoundError.
+_PURPOSE = "matforge.ase (the ASE calculator)"
+_calculator = require("ase.calculators.calculator", "matforge[ase]", _PURPOSE)
+Calculator = _calculator.Calculator
+PropertyNotImplementedError = _calculator.PropertyNotImplementedError
+all_changes = _calculator.all_changes
+full_3x3_to_voigt_6_stress = require("ase.stress", "matforge[ase]", _PURPOSE).full_3x3_to_voigt_6_stress
 
 
 class MatforgeCalculator(Calculator):

@@ -114,9 +114,12 @@ def atoms_to_structure(
         elif name in atoms.info:
             found[name] = np.asarray(atoms.info[name])
         else:
-            raise KeyError(
-                f"target {name!r} is in neither atoms.info ({sorted(atoms.info)}) nor atoms.arrays "
-                f"({sorted(atoms.arrays)})"
+            from matforge.batch import MissingTargetError  # torch: imported only on this error
+
+            sid = f" (sid {atoms.info['sid']!r})" if "sid" in atoms.info else ""
+            raise MissingTargetError(
+                f"ase.Atoms{sid}: target {name!r} of info_targets is in neither atoms.info "
+                f"(keys {sorted(atoms.info)}) nor atoms.arrays (keys {sorted(atoms.arrays)})"
             )
     found.update(dict(targets or {}))
     cell = np.asarray(atoms.cell[:], dtype=np.float64)

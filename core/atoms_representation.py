@@ -12,6 +12,7 @@ from typing import ClassVar
 import torch
 
 from matforge.batch import AtomsBatch
+from matforge.errors import InvalidValueError
 from matforge.structure import AtomicStructure
 
 
@@ -22,7 +23,7 @@ def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
     name = str(dtype).removeprefix("torch.")
     value = getattr(torch, name, None)
     if not isinstance(value, torch.dtype) or not value.is_floating_point:
-        raise ValueError(f"dtype must be a floating torch dtype such as 'float32', got {dtype!r}")
+        raise InvalidValueError(f"representation dtype must be a floating torch dtype such as 'float32', got {dtype!r}")
     return value
 
 

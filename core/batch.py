@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from matforge.errors import MatforgeUserError
+from matforge.errors import InvalidValueError, MatforgeUserError
 from matforge.structure import AtomicStructure
 
 B = TypeVar("B", bound="AtomsBatch")
@@ -189,7 +189,7 @@ class AtomsBatch:
     ) -> dict[str, Any]:
         """Tensors of the fields every batch has, for subclasses' collate functions."""
         if not structures:
-            raise ValueError("cannot collate an empty list of structures")
+            raise InvalidValueError("cannot collate an empty list of structures: a batch needs at least one (is the dataset or split empty?)")
         counts = [s.num_atoms for s in structures]
         cells = np.stack([np.zeros((3, 3)) if s.cell is None else np.asarray(s.cell, dtype=np.float64) for s in structures])
         targets: dict[str, Tensor] = {}

@@ -8,7 +8,7 @@ Python users can hand a ready backbone to a task and still get restorable checkp
     backbone = build_backbone("egnn", hidden_dim=32)
     task = EnergyTask(backbone=backbone)        # checkpoint records ("egnn", {"hidden_dim": 32, ...})
 
-The recorded arguments are the *bound* ones, defaults included: a checkpoint keeps the model
+The recorded arguments are the *bound* ones, defaults included: a checkpoint keeps the backbone
 it was trained with even after a plugin release changes a default.
 """
 
@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from matforge.interfaces import Backbone, check_backbone_args
+from matforge.interfaces import Backbone, BackboneArgumentError, check_backbone_args
 
 #: Attribute of a built backbone holding its :class:`BackboneSpec`.
 SPEC_ATTRIBUTE = "matforge_spec"
@@ -28,7 +28,7 @@ SPEC_ATTRIBUTE = "matforge_spec"
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """How a backbone was built: registry name (kind ``model``) and every constructor argument,
+    """How a backbone was built: registry name (kind ``backbone``) and every constructor argument,
     defaults included (see :func:`bound_arguments`)."""
 
     name: str
@@ -36,15 +36,16 @@ class BackboneSpec:
 
 
 def build_backbone(name: str, **args: Any) -> Backbone:
-    """Build the registered model ``name`` with ``args`` and record both on the instance.
+    """Build the registered backbone ``name`` with ``args`` and record both on the instance.
 
     Raises:
         matforge.registry.PluginNotInstalledError: ``name`` belongs to a plugin that is not
             installed (the message says which package to install).
-        matforge.registry.UnknownNameError: no model of that name.
-        matforge.interfaces.BackboneArgumentError: an argument the model does not take.
-        TypeError: the registered object does not build a :class:`Backbone`, or an argument is
-            not JSON-like (checkpoints store the arguments as plain data).
+        matforge.registry.UnknownNameError: no backbone of that name.
+        matforge.interfaces.BackboneArgumentError: an argument the backbone does not take, a
+            required one missing, or one that is not JSON-like (checkpoints store the
+            arguments as plain data).
+        TypeError: the registered object does not build a :class:`Backbone` (a plugin's bug).
     """
     from matforge.registry import registry
 
@@ -55,7 +56,7 @@ def build_backbone(name: str, **args: Any) -> Backbone:
     backbone = factory(**args)
     if not isinstance(backbone, Backbone):
         raise TypeError(
-            f"model {name!r} built a {type(backbone).__name__}, not a matforge.interfaces.Backbone"
+            f"backbone {name!r} built a {type(backbone).__name__}, not a matforge.interfaces.Backbone"
         )
     setattr(backbone, SPEC_ATTRIBUTE, BackboneSpec(name, bound))
     return backbone
@@ -63,11 +64,11 @@ def build_backbone(name: str, **args: Any) -> Backbone:
 
 def bound_arguments(name: str, factory: Any, args: dict[str, Any]) -> dict[str, Any]:
     """``args`` bound to ``factory``'s signature with the defaults applied: every argument the
-    model was built with. Keyword-only and ``**kwargs`` arguments are flattened into one dict.
+    backbone was built with. Keyword-only and ``**kwargs`` arguments are flattened into one dict.
 
     Raises:
-        TypeError: ``args`` do not fit the signature (an unknown or missing argument), or a
-            default is not JSON-like.
+        BackboneArgumentError: ``args`` do not fit the signature (an unknown or missing
+            argument), or a value is not JSON-like.
     """
     try:
         signature = inspect.signature(factory)
@@ -77,7 +78,7 @@ def bound_arguments(name: str, factory: Any, args: dict[str, Any]) -> dict[str, 
         bound = signature.bind(**args)
     except TypeError as exc:
         valid = [p.name for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        raise TypeError(f"model {name!r}: {exc}; its arguments are: {', '.join(valid) or 'none'}") from None
+        raise BackboneArgumentError(f"backbone {name!r}: {exc}; its arguments are: {', '.join(valid) or 'none'}") from None
     bound.apply_defaults()
     resolved: dict[str, Any] = {}
     for parameter, value in bound.arguments.items():
@@ -101,7 +102,7 @@ def _check_json_like(name: str, args: dict[str, Any]) -> None:
     try:
         json.dumps(args)
     except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"arguments of model {name!r} must be JSON-like (numbers, strings, lists, dicts) so "
-            f"checkpoints can rebuild the model: {exc}"
+        raise BackboneArgumentError(
+            f"arguments of backbone {name!r} must be JSON-like (numbers, strings, lists, dicts) so "
+            f"checkpoints can rebuild the backbone: {exc}"
         ) from exc

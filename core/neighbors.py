@@ -19,6 +19,8 @@ import threading
 
 import numpy as np
 
+from matforge.errors import InvalidValueError
+
 #: Distances are compared at this resolution (Å) when ordering pairs, so that neighbours that
 #: are equally far by symmetry are ordered by index, not by floating-point noise.
 _DISTANCE_RESOLUTION = 1e-8
@@ -64,20 +66,26 @@ def _search(positions, cell, pbc, cutoff: float, max_neighbors: int | None, dist
     ``j``, ``i`` when the fast path built them that way (``None`` otherwise)."""
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     if positions.ndim != 2 or positions.shape[1] != 3:
-        raise ValueError(f"positions must have shape [N, 3], got {list(positions.shape)}")
+        raise InvalidValueError(f"neighbour list: positions must have shape [N, 3] (Å), got {list(positions.shape)}")
     pbc = np.asarray(pbc, dtype=bool).reshape(-1)
     if pbc.shape != (3,):
+        if pbc.size != 1:
+            raise InvalidValueError(f"neighbour list: pbc must be one bool or three, got {pbc.size}")
         pbc = np.broadcast_to(pbc, (3,))
     flags = pbc.tolist()  # plain bools: cheaper to test than the array (this runs per structure)
     if not cutoff > 0:
-        raise ValueError(f"cutoff must be a positive distance in Å, got {cutoff!r}")
+        raise InvalidValueError(f"neighbour list: cutoff must be a positive distance in Å, got {cutoff!r}")
     if max_neighbors is not None and max_neighbors < 0:
-        raise ValueError(f"max_neighbors must be >= 0 or None, got {max_neighbors!r}")
+        raise InvalidValueError(f"neighbour list: max_neighbors must be >= 0 or None, got {max_neighbors!r}")
 
     if any(flags):
         if cell is None:
-            raise ValueError("cell is required when any direction of pbc is periodic")
-        box = np.asarray(cell, dtype=np.float64).reshape(3, 3)
+            raise InvalidValueError(f"neighbour list: cell is required ([3, 3], Å) as pbc is {flags}, got None")
+        box = np.asarray(cell, dtype=np.float64)
+        if box.shape != (3, 3):
+            if box.size != 9:
+                raise InvalidValueError(f"neighbour list: cell must have shape [3, 3] (Å), got {list(box.shape)}")
+            box = box.reshape(3, 3)
     else:
         box = np.zeros((3, 3))
     # Without distances to return or to filter by, vesin need not write them.

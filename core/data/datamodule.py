@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset, SequentialSampler
 
 from matforge.batch import MissingTargetError
 from matforge.data.dataset import AtomicDataset, open_dataset
-from matforge.data.errors import DatasetError
+from matforge.data.errors import DatasetError, UnknownSplitError
 from matforge.data.lmdb_format import METADATA_FILE
 from matforge.data.representation import check_datamodule
 from matforge.data.sampler import (
@@ -286,9 +286,9 @@ class AtomicDataModule(pl.LightningDataModule):
                 return self._dataset(f"{prefix}:{split}", paths[split])
         if split == "train" and self._train is not None:
             return self._dataset("train", self._train)
-        raise KeyError(
-            f"no split {split!r}; this datamodule has: "
-            f"{', '.join(['train'] * (self._train is not None) + self.val_names + self.test_names + list(self._predict))}"
+        splits = ["train"] * (self._train is not None) + self.val_names + self.test_names + list(self._predict)
+        raise UnknownSplitError(
+            f"no split {split!r}; this datamodule has: {', '.join(splits) or 'none (pass path=, train=, val=, test= or predict=)'}"
         )
 
     @property

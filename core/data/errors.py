@@ -58,3 +58,13 @@ class DestinationExistsError(MatforgeUserError, FileExistsError):
 
 class UnknownDevsetError(DatasetError, LookupError):
     """No shipped devset has that name."""
+
+
+class UnknownSplitError(DatasetError, KeyError):
+    """A datamodule has no split of that name; the message lists the splits it has.
+
+    Also a :class:`KeyError`, so code that looks a split up and falls back still does.
+    """
+
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0]) if self.args else ""

@@ -44,7 +44,7 @@ def _backbone_label(backbone: Backbone) -> str:
     from matforge.models import backbone_spec
 
     spec = backbone_spec(backbone)
-    return f"model {spec.name!r}" if spec is not None else f"backbone {type(backbone).__name__}"
+    return f"backbone {spec.name!r}" if spec is not None else f"backbone {type(backbone).__name__}"
 
 
 def check_matches(given: str | None, given_settings: Mapping[str, Any] | None, backbone: Backbone, *, source: str) -> None:
@@ -68,7 +68,7 @@ def check_matches(given: str | None, given_settings: Mapping[str, Any] | None, b
         f"the data module is set up for representation {told} ({source}) but "
         f"{_backbone_label(backbone)} ({type(backbone).__name__}) consumes {wanted}; the backbone "
         "owns these settings: leave the data module's representation and representation_args "
-        "unset and set them on the model (e.g. --model.init_args.backbone_args.cutoff)"
+        "unset and set them on the backbone (e.g. --model.init_args.backbone_args.cutoff)"
     )
 
 

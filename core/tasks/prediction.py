@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from matforge.errors import InvalidValueError
 from matforge.interfaces import build_representation
 from matforge.predictions import Predictions
 from matforge.structure import AtomicStructure
@@ -40,6 +41,8 @@ def predict_structures(
     """See :meth:`AtomisticTask.predict`: batches of ``batch_size``, references of the task's
     targets that every structure carries."""
     items = [as_structure(s, k) for k, s in enumerate(structures)]
+    if not items:
+        raise InvalidValueError("no structures to predict: pass at least one AtomicStructure or ase.Atoms")
     shared = set(task.target_names.values())
     for s in structures:
         shared &= set(getattr(s, "targets", {}))
@@ -56,8 +59,6 @@ def predict_structures(
             parts.append(task.predictions_of(batch, task._predict_with(batch, forces=forces, stress=stress)))
     finally:
         task.train(was_training)
-    if not parts:
-        raise ValueError("no structures to predict")
     return Predictions.concatenate(parts)
 
 

@@ -113,7 +113,7 @@ def plot_parity(
     scored atoms), one panel per split, with the MAE in the legend and, where ``baselines``
     gives the baseline's MAE of a split, that MAE and the model's ratio to it."""
     if quantity not in ("energy", "forces"):
-        raise ValueError(f"quantity must be 'energy' or 'forces', got {quantity!r}")
+        raise InvalidValueError(f"quantity must be 'energy' or 'forces', got {quantity!r}")
     panels = [p for p in predictions if quantity in p.references]
     if not panels:
         raise InvalidValueError(f"no {quantity} predictions to plot")

@@ -192,5 +192,5 @@ def test_bound_arguments_flatten_keyword_arguments_and_name_the_valid_ones():
         return None
 
     assert bound_arguments("m", factory, {"layers": 2}) == {"hidden": 4, "cutoff": 5.0, "layers": 2}
-    with pytest.raises(TypeError, match=r"model 'toy-pair': .*'hiden'.*arguments are: hidden, num_radial, cutoff"):
+    with pytest.raises(TypeError, match=r"backbone 'toy-pair': .*'hiden'.*arguments are: hidden, num_radial, cutoff"):
         bound_arguments("toy-pair", PairMLP, {"hiden": 8})

@@ -33,7 +33,7 @@ def test_representation_settings_other_than_the_backbones_are_an_error_naming_bo
     pytest.importorskip("matforge_egnn")
     datamodule = AtomicDataModule(str(dataset_dir), representation="graph", representation_args={"cutoff": 2.0})
     task = EnergyTask("egnn", {"hidden": 8, "num_layers": 1, "cutoff": 5.0})
-    with pytest.raises(RepresentationMismatchError, match=r"'graph' \(cutoff=2\.0\).*model 'egnn'.*'graph' \(cutoff=5\.0"):
+    with pytest.raises(RepresentationMismatchError, match=r"'graph' \(cutoff=2\.0\).*backbone 'egnn'.*'graph' \(cutoff=5\.0"):
         _fit(task, datamodule, tmp_path)
 
 
@@ -46,7 +46,7 @@ def test_a_setting_the_representation_does_not_have_is_an_error(dataset_dir, tmp
 def test_another_representation_name_is_an_error(dataset_dir, tmp_path):
     pytest.importorskip("matforge_graph")
     datamodule = AtomicDataModule(str(dataset_dir), representation="graph")
-    with pytest.raises(RepresentationMismatchError, match=r"'graph'.*model 'toy-pair' \(PairMLP\) consumes 'atoms'"):
+    with pytest.raises(RepresentationMismatchError, match=r"'graph'.*backbone 'toy-pair' \(PairMLP\) consumes 'atoms'"):
         _fit(EnergyTask("toy-pair", {"hidden": 8}), datamodule, tmp_path)
 
 

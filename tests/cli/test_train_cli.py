@@ -131,7 +131,7 @@ def test_print_config_is_a_complete_config(matforge, cluster_data, capsys, tmp_p
         (["--task", "is2re", "--model", "toy-pair", "--trainer.epochs", "1"], 2, "trainer.epochs"),
         (["--task", "is2re", "--model", "toy-pair", "--data.init_args.representation", "graph"], 1,
          "set up for representation 'graph' (no settings) (--data.init_args.representation / representation_args) "
-         "but model 'toy-pair' (PairMLP) consumes 'atoms' (no settings)"),
+         "but backbone 'toy-pair' (PairMLP) consumes 'atoms' (no settings)"),
     ],
 )
 def test_bad_input_is_one_clear_error(matforge, cluster_data, capsys, args, status, message):

@@ -3,6 +3,7 @@ clone, the package index otherwise; a missing optional module is a one-line user
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -156,3 +157,13 @@ def test_an_importer_without_its_dependency_is_one_error_line(module, argv, requ
     ).stdout.strip()
     assert lines[0].endswith(expected)
     assert not (tmp_path / "frames").exists()
+
+
+def test_the_ase_calculator_without_ase_names_the_install_command(monkeypatch):
+    hide("ase", monkeypatch)
+    monkeypatch.delitem(sys.modules, "matforge.ase", raising=False)
+    with pytest.raises(MissingDependencyError) as info:
+        importlib.import_module("matforge.ase")
+    assert str(info.value) == (
+        f"matforge.ase (the ASE calculator) needs ase, which is not installed: {install_hint('matforge[ase]')}"
+    )

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 from matforge.atoms_representation import AtomsRepresentation
 from matforge.batch import AtomsBatch, MissingTargetError
 from matforge.data import AtomicDataModule, open_dataset, write_dataset
-from matforge.data.errors import UnknownDevsetError
+from matforge.data.errors import UnknownDevsetError, UnknownSplitError
 
 from .conftest import make_structure
 
@@ -53,6 +53,14 @@ def test_explicit_named_validation_sets(split_dir):
     dm = AtomicDataModule(train=str(split_dir / "train"), val={"near": str(split_dir / "val_id"), "far": str(split_dir / "val_ood")})
     assert dm.val_names == ["near", "far"]
     assert dm.statistics.num_structures == 12
+
+
+def test_asking_for_a_split_it_lacks_lists_the_splits_it_has(split_dir):
+    dm = AtomicDataModule(str(split_dir), representation="atoms")
+    with pytest.raises(UnknownSplitError) as caught:
+        dm.dataset("validation")
+    assert str(caught.value) == "no split 'validation'; this datamodule has: train, val_id, val_ood, test"
+    assert isinstance(caught.value, KeyError)  # callers that fall back on a KeyError still do
 
 
 def test_unknown_devset_lists_the_available_ones():

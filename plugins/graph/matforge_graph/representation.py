@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from matforge.atoms_representation import resolve_dtype
+from matforge.errors import InvalidValueError
 from matforge.neighbors import neighbor_edges
 from matforge.structure import AtomicStructure
 from matforge_graph.batch import GraphBatch
@@ -49,9 +50,9 @@ class GraphRepresentation:
         dtype: torch.dtype | str = torch.float32,
     ) -> None:
         if not cutoff > 0:
-            raise ValueError(f"cutoff must be a positive distance in Å, got {cutoff!r}")
+            raise InvalidValueError(f"GraphRepresentation: cutoff must be a positive distance in Å, got {cutoff!r}")
         if max_neighbors is not None and max_neighbors < 1:
-            raise ValueError(f"max_neighbors must be >= 1 or None, got {max_neighbors!r}")
+            raise InvalidValueError(f"GraphRepresentation: max_neighbors must be >= 1 or None, got {max_neighbors!r}")
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors
         self.dtype = resolve_dtype(dtype)
@@ -67,7 +68,7 @@ class GraphRepresentation:
 
     def collate(self, samples: Sequence[GraphSample]) -> GraphBatch:
         if not samples:
-            raise ValueError("cannot collate an empty list of graph samples")
+            raise InvalidValueError("cannot collate an empty list of graph samples: a batch needs at least one (is the dataset or split empty?)")
         base = GraphBatch.base_fields([s.structure for s in samples], self.dtype)
         counts = np.array([s.edge_index.shape[1] for s in samples], dtype=np.int64)
         atom_offsets = np.cumsum([0] + [s.structure.num_atoms for s in samples[:-1]])

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from matforge.batch import AtomsBatch
+from matforge.errors import InvalidValueError
 from matforge.structure import AtomicStructure
 
 
@@ -125,7 +126,10 @@ class PointCloudBatch(AtomsBatch):
         z_neighbour = self.atomic_numbers[self.neighbours]
         largest = int(self.atomic_numbers.max()) if self.atomic_numbers.numel() else 0
         if largest > num_elements:
-            raise ValueError(f"atomic number {largest} does not fit a one-hot of num_elements={num_elements}")
+            raise InvalidValueError(
+                f"atomic number {largest} does not fit a one-hot of num_elements={num_elements}; "
+                "use a larger num_elements for data with heavier elements"
+            )
         eye = torch.eye(num_elements, dtype=self.positions.dtype, device=self.positions.device)
         centre = eye[z_centre - 1].unsqueeze(1).expand(-1, self.max_neighbours, -1)
         features = torch.cat([centre, eye[z_neighbour - 1]], dim=-1)

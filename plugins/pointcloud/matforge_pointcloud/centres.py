@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from matforge.errors import InvalidValueError
 from matforge.structure import AtomicStructure
 
 CentreMode = Literal["all", "oc20"]
@@ -54,7 +55,7 @@ def select_centres(
     if mode == "all":
         return np.arange(n, dtype=np.int64)
     if mode != "oc20":
-        raise ValueError(f"centres must be one of {list(CENTRE_MODES)}, got {mode!r}")
+        raise InvalidValueError(f"centres must be one of {list(CENTRE_MODES)}, got {mode!r}")
     tags = structure.tags
     kept = np.flatnonzero((tags == SURFACE) | (tags == ADSORBATE))
     subsurface = np.flatnonzero(tags == SUBSURFACE)
@@ -63,7 +64,7 @@ def select_centres(
     sampled = rng.choice(subsurface, size=count, replace=False) if count else subsurface[:0]
     centres = np.sort(np.concatenate([kept, sampled])).astype(np.int64)
     if len(centres) == 0:
-        raise ValueError(
+        raise InvalidValueError(
             f"structure sid={structure.sid!r} has no centres in 'oc20' mode: no atom is tagged 1 "
             f"(surface) or 2 (adsorbate) and subsurface_centres={subsurface_centres}; use "
             "centres='all' for untagged data"

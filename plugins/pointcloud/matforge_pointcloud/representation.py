@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from matforge.atoms_representation import resolve_dtype
+from matforge.errors import InvalidValueError
 from matforge.neighbors import neighbor_pairs
 from matforge.structure import AtomicStructure
 from matforge_pointcloud.batch import PointCloudBatch
@@ -77,15 +78,15 @@ class PointCloudRepresentation:
         dtype: torch.dtype | str = torch.float32,
     ) -> None:
         if not cutoff > 0:
-            raise ValueError(f"cutoff must be a positive distance in Å, got {cutoff!r}")
+            raise InvalidValueError(f"PointCloudRepresentation: cutoff must be a positive distance in Å, got {cutoff!r}")
         if max_neighbors is not None and max_neighbors < 1:
-            raise ValueError(f"max_neighbors must be >= 1 or None, got {max_neighbors!r}")
+            raise InvalidValueError(f"PointCloudRepresentation: max_neighbors must be >= 1 or None, got {max_neighbors!r}")
         if centres not in CENTRE_MODES:
-            raise ValueError(f"centres must be one of {list(CENTRE_MODES)}, got {centres!r}")
+            raise InvalidValueError(f"PointCloudRepresentation: centres must be one of {list(CENTRE_MODES)}, got {centres!r}")
         if subsurface_centres < 0:
-            raise ValueError(f"subsurface_centres must be >= 0, got {subsurface_centres!r}")
+            raise InvalidValueError(f"PointCloudRepresentation: subsurface_centres must be >= 0, got {subsurface_centres!r}")
         if num_elements < 1:
-            raise ValueError(f"num_elements must be >= 1, got {num_elements!r}")
+            raise InvalidValueError(f"PointCloudRepresentation: num_elements must be >= 1, got {num_elements!r}")
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors
         self.centres = centres
@@ -124,7 +125,7 @@ class PointCloudRepresentation:
         k = int(counts.max(initial=0))
         neighbours = np.repeat(centre_atoms[:, None], k, axis=1)
         if shifts.size and np.abs(shifts).max() > SHIFT_LIMIT:
-            raise ValueError(
+            raise InvalidValueError(
                 f"structure {structure.sid!r}: a neighbour lies {int(np.abs(shifts).max())} cells away "
                 f"(more than {SHIFT_LIMIT}); the cell is far smaller than the cutoff {self.cutoff} Å"
             )
@@ -135,7 +136,7 @@ class PointCloudRepresentation:
 
     def collate(self, samples: Sequence[PointCloudSample]) -> PointCloudBatch:
         if not samples:
-            raise ValueError("cannot collate an empty list of point-cloud samples")
+            raise InvalidValueError("cannot collate an empty list of point-cloud samples: a batch needs at least one (is the dataset or split empty?)")
         base = PointCloudBatch.base_fields([s.structure for s in samples], self.dtype)
         k = max(s.neighbours.shape[1] for s in samples)
         counts = [len(s.centres) for s in samples]
