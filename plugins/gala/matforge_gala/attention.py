@@ -74,6 +74,8 @@ class ValueNet(nn.Module):
 def masked_softmax(scores: Tensor, mask: Tensor, weights: Tensor | None, dims: tuple[int, ...]) -> Tensor:
     """``w_t exp(s_t) / Σ_u w_u exp(s_u)`` over ``dims`` on tuples where ``mask``; 0
     elsewhere and where no tuple is real. ``scores`` and ``mask`` [...]."""
+    if scores.numel() == 0:  # clouds without slots (isolated atoms only)
+        return scores.new_zeros(scores.shape)
     valid = mask if weights is None else mask & (weights > 0)
     top = torch.where(valid, scores, -math.inf).amax(dims, keepdim=True)
     top = torch.where(torch.isfinite(top), top, 0.0).detach()  # cancels exactly; only for range
