@@ -157,8 +157,8 @@ class GeometricAttention(nn.Module):
 
     def joined_values(self, m: Tensor, v: Tensor, tuple_mask: Tensor) -> Tensor:
         """``y_jk`` [C, K, K, H] from multivectors [C, K, 8] and values [C, K, H]."""
+        # Finite everywhere: multivectors are zero in padded slots (callers keep them so).
         q = algebra.tuple_invariants(m, self.invariant_mode, self.normalized_products)
-        q = torch.where(tuple_mask.unsqueeze(-1), q, 0.0)
         h = self.value_net.hidden(q, tuple_mask)
         last = self.value_net.last
         if self.merge == "concat":
