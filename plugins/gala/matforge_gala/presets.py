@@ -12,9 +12,13 @@ atoms plus a sample of subsurface ones).
 Where we depart from the paper, and why: the equivariant value norm is ``cloud`` (each
 cloud's multivectors divided by their RMS norm) instead of the running ``momentum_layer``,
 which is the identity at initialisation and lets depth-5 multivector products overflow
-(../shared/reference/FACTS.md §2); neighbourhoods are 4 Å with at most 24 neighbours instead
+(../shared/reference/FACTS.md §2); neighbourhoods are 4 Å with at most 8 neighbours (nearest first) instead
 of every atom of the structure (the paper's N×N clouds run out of memory for S2EF); a cosine
-envelope makes energies continuous at the cutoff.
+envelope makes energies continuous at the cutoff. K = 8 bounds memory: an S2EF training step
+keeps ~0.5 MB per tuple (j, k) of a cloud at width 100 (forces' double backward through 12
+attention layers), so a batch of 8 emt-s2ef slabs (191 centres) takes ~6 GB at K = 8 and
+~14 GB at K = 12 on CPU; raise it where memory allows (``gala-paper`` takes any argument of
+:class:`~matforge_gala.model.GALA` as an override, e.g. ``max_neighbors=16``).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ PAPER: dict[str, Any] = {
     "block_norm": "layer",
     "equivariant_norm": "cloud",
     "cutoff": 4.0,
-    "max_neighbors": 24,
+    "max_neighbors": 8,
     "centres": "oc20",
     "subsurface_centres": 4,
 }
