@@ -10,9 +10,8 @@ from torch import Tensor, nn
 from matforge.errors import MatforgeUserError
 from matforge.interfaces import Backbone, OutputSpec
 from matforge.nn import cosine_cutoff
-from matforge_gala import algebra
+from matforge_gala import algebra, normalisation
 from matforge_gala.attention import GeometricAttention, ValueNet
-from matforge_gala import normalisation
 from matforge_pointcloud.batch import PointCloudBatch
 
 

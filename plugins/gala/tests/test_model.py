@@ -59,7 +59,7 @@ def widen(batch: PointCloudBatch, extra: int, seed: int = 0) -> PointCloudBatch:
     """The batch with ``extra`` more padded slots per centre and garbage (random atoms, far
     shifts) in every padded slot."""
     g = torch.Generator().manual_seed(seed)
-    c, k = batch.neighbours.shape
+    c = batch.neighbours.shape[0]
     neighbours = torch.cat([batch.neighbours, batch.centres[:, None].expand(c, extra)], dim=1)
     shifts = torch.cat([batch.shifts, batch.shifts.new_zeros((c, extra, 3))], dim=1)
     mask = torch.cat([batch.mask, batch.mask.new_zeros((c, extra))], dim=1)
