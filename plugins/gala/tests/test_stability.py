@@ -89,7 +89,7 @@ def test_training_at_depth_five_keeps_every_parameter_and_output_finite():
         energies, forces = energy_and_forces(model, batch)
         assert bool(torch.isfinite(energies).all()) and bool(torch.isfinite(forces).all()), f"step {step}"
         loss = (energies - target_e).abs().mean() + (forces - target_f).abs().mean()
-        first = float(loss) if first is None else first
+        first = float(loss.detach()) if first is None else first
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
