@@ -12,4 +12,15 @@ MATFORGE_PLUGIN_API = (1,)
 
 @matforge.hookimpl
 def matforge_register(registry) -> None:
-    """Components arrive with the plugin's implementation; none are registered yet."""
+    registry.register(
+        "model",
+        "gala",
+        "matforge_gala.model:GALA",
+        summary="geometric algebra attention (Spellings 2021) on atom-centred point clouds, masked and stable",
+    )
+    registry.register(
+        "model",
+        "gala-paper",
+        "matforge_gala.presets:gala_paper",
+        summary="GALA with the Open MatSci ML Toolkit paper's appendix settings (~1.4M parameters)",
+    )
