@@ -22,9 +22,10 @@ class Aggregation:
 
     ``weights`` [E, 1] (the cutoff envelope, or ``None`` for a hard cutoff) multiply each
     bond's contribution; ``per_atom`` [N, 1] and ``per_structure`` [G, 1] are the divisors:
-    plain counts (at least 1) for the paper's means, or a soft count ``sqrt(1 + (Σ w)²)``
-    that follows Σ w for ordinary atoms and goes to 1 smoothly for an atom losing its last
-    neighbour, so averages change continuously as bonds cross the cutoff.
+    plain counts (at least 1) for the paper's means, or soft counts: ``sqrt(1 + (Σ_k w_k)²)``
+    per atom, which follows Σ w for ordinary atoms and goes to 1 smoothly for an atom losing
+    its last neighbour, and their sum per structure (so a supercell has the same means). Then
+    averages change continuously, and stay finite, as bonds cross the cutoff.
     """
 
     weights: Tensor | None
@@ -35,10 +36,10 @@ class Aggregation:
     def of(cls, batch: GraphBatch, weights: Tensor | None, lengths: Tensor) -> Aggregation:
         counts = torch.ones_like(lengths) if weights is None else weights
         per_atom = ops.aggregate(batch, counts, "sum")
-        per_structure = ops.readout(batch, per_atom, "sum")
         if weights is None:
-            return cls(None, per_atom.clamp(min=1), per_structure.clamp(min=1))
-        return cls(weights, torch.sqrt(1 + per_atom**2), torch.sqrt(1 + per_structure**2))
+            return cls(None, per_atom.clamp(min=1), ops.readout(batch, per_atom, "sum").clamp(min=1))
+        soft = torch.sqrt(1 + per_atom**2)
+        return cls(weights, soft, ops.readout(batch, soft, "sum"))
 
     def bond_means(self, batch: GraphBatch, bonds: Tensor) -> tuple[Tensor, Tensor]:
         """Means of bond features [E, D] over each atom's incoming bonds [N, D] and over each
