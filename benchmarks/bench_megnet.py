@@ -21,7 +21,14 @@ from collections.abc import Callable
 
 import torch
 from _report import record
-from bench_egnn import Timing, devset_structures, energy_and_forces, report, synthetic_structures, timed
+from bench_egnn import (
+    Timing,
+    devset_structures,
+    energy_and_forces,
+    report,
+    synthetic_structures,
+    timed,
+)
 
 from matforge.interfaces import build_representation
 from matforge.registry import registry
