@@ -10,13 +10,16 @@ from torch import Tensor, nn
 
 from matforge.elements import MAX_ATOMIC_NUMBER
 from matforge.interfaces import Backbone, OutputSpec
-from matforge.nn import GaussianBasis, cosine_cutoff, mlp
+from matforge.nn import GaussianBasis, cosine_cutoff, last_linear, mlp
 from matforge_graph.batch import GraphBatch
 from matforge_megnet.block import ACTIVATION, Aggregation, MEGNetBlock
 from matforge_megnet.set2set import Set2Set
 from matforge_megnet.state import NUM_GRAPH_VARIABLES, graph_variables, reduced_masses
 
 GraphState = Literal["oc20", "zero"]
+
+#: The per-atom energy layer starts with weights this much smaller than PyTorch's default.
+ENERGY_INIT_SCALE = 0.01
 
 
 class MEGNet(Backbone):
@@ -120,6 +123,13 @@ class MEGNet(Backbone):
         readout = (4 if bond_readout else 2) * width + width
         if output == "energy":
             self.output_mlp = mlp([width + readout, *output_dims, 1], ACTIVATION)
+            # Every atom sees its structure's readout, so at the default initialisation the
+            # energy carries N times one shared random term (eV-sized, growing with N) that
+            # training must first cancel: start the per-atom energies near 0 instead.
+            with torch.no_grad():
+                last = last_linear(self.output_mlp)
+                last.weight.mul_(ENERGY_INIT_SCALE)
+                last.bias.zero_()
             self._output = OutputSpec("energy")
         else:
             self.output_mlp = mlp([readout, *output_dims], ACTIVATION)

@@ -55,10 +55,10 @@ def composition_baseline_mae(train: list[AtomicStructure], val: list[AtomicStruc
 def test_is2re_energy_beats_the_composition_baseline_by_a_quarter(fit):
     datamodule = AtomicDataModule.from_devset("emt-is2re", batch_size=8)
     train, val = list(datamodule.dataset("train")), list(datamodule.dataset("val_id"))
-    # Normalised: training starts from the per-element references (the composition fit), and
-    # the global state lets every atom carry a share of the adsorption residual.
-    task = EnergyTask("megnet", ARGS, target="energy_relaxed", lr=3e-3)
-    fit(task, datamodule, steps=500)
+    # Unnormalised, as for EGNN: the normaliser's per-atom scale (0.013 eV) spreads the
+    # adsorption-energy residual over all ~34 atoms, so outputs would first have to grow ~30x.
+    task = EnergyTask("megnet", ARGS, target="energy_relaxed", lr=3e-3, normalize=False)
+    fit(task, datamodule, steps=1200)
 
     task.eval()
     errors = []
