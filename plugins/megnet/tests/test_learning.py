@@ -57,8 +57,10 @@ def test_is2re_energy_beats_the_composition_baseline_by_a_quarter(fit):
     train, val = list(datamodule.dataset("train")), list(datamodule.dataset("val_id"))
     # Unnormalised, as for EGNN: the normaliser's per-atom scale (0.013 eV) spreads the
     # adsorption-energy residual over all ~34 atoms, so outputs would first have to grow ~30x.
-    task = EnergyTask("megnet", ARGS, target="energy_relaxed", lr=3e-3, normalize=False)
-    fit(task, datamodule, steps=1200)
+    # A 4 Å graph: MEGNet averages over neighbours, and the few adsorbate bonds that set the
+    # residual are diluted less among fewer metal neighbours (and steps are cheaper).
+    task = EnergyTask("megnet", {**ARGS, "cutoff": 4.0}, target="energy_relaxed", lr=3e-3, normalize=False)
+    fit(task, datamodule, steps=2000)
 
     task.eval()
     errors = []
