@@ -30,23 +30,26 @@ from matforge.batch import AtomsBatch
 from matforge.errors import MatforgeUserError
 from matforge.structure import AtomicStructure
 
-OutputKind = Literal["energy", "embedding"]
+OutputKind = Literal["energy", "embedding", "structure"]
 
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """What a backbone returns for each atom.
+    """What a backbone returns for each atom (or structure).
 
     ``kind="energy"``: per-atom energy contributions [N, 1] in eV (the task sums them).
     ``kind="embedding"``: per-atom features [N, width]; the task adds an MLP head.
+    ``kind="structure"``: per-structure features [G, width] (a readout such as Set2Set); the
+    task adds an MLP head and does not pool. Only per-structure property tasks accept it:
+    energies for forces must be sums over atoms.
     """
 
     kind: OutputKind
     width: int = 1
 
     def __post_init__(self) -> None:
-        if self.kind not in ("energy", "embedding"):
-            raise ValueError(f"OutputSpec.kind must be 'energy' or 'embedding', got {self.kind!r}")
+        if self.kind not in ("energy", "embedding", "structure"):
+            raise ValueError(f"OutputSpec.kind must be 'energy', 'embedding' or 'structure', got {self.kind!r}")
         if self.width < 1:
             raise ValueError(f"OutputSpec.width must be >= 1, got {self.width}")
         if self.kind == "energy" and self.width != 1:

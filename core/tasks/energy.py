@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from matforge.batch import AtomsBatch
 from matforge.data.statistics import DatasetStatistics
+from matforge.errors import MatforgeUserError
 from matforge.interfaces import Backbone
 from matforge.tasks.base import AtomisticTask
 from matforge.tasks.derivatives import energy_and_derivatives
@@ -52,6 +53,12 @@ class EnergyTask(AtomisticTask):
         **kwargs: Any,
     ) -> None:
         super().__init__(backbone, backbone_args, **kwargs)
+        if self.model.per_structure:
+            raise MatforgeUserError(
+                f"{type(self).__name__} sums per-atom energies, but backbone {self.hparams.get('backbone')!r} "
+                "reads out per structure (OutputSpec kind 'structure'); use its per-atom energy output "
+                "(for MEGNet: output='energy')"
+            )
         check_loss(loss, "loss")
         self.normalizer = EnergyNormalizer()
 

@@ -30,7 +30,8 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 
 class AtomwiseHead(nn.Module):
-    """Per-atom backbone outputs [N, width] → per-atom contributions [N, out_dim].
+    """Per-atom backbone outputs [N, width] → per-atom contributions [N, out_dim] (or
+    per-structure outputs [G, width] → [G, out_dim] for kind ``structure``).
 
     A backbone of kind ``energy`` already returns one energy per atom: the head is the identity
     (only ``out_dim=1`` makes sense then). A backbone of kind ``embedding`` gets an MLP with
@@ -66,7 +67,8 @@ class AtomwiseHead(nn.Module):
 class AtomisticModel(nn.Module):
     """Backbone and head as one module (the unit that weight averaging copies).
 
-    ``forward(batch)`` returns per-atom contributions [N, out_dim] in normalised units.
+    ``forward(batch)`` returns per-atom contributions [N, out_dim] in normalised units, or
+    per-structure values [G, out_dim] for a backbone of kind ``structure``.
     """
 
     def __init__(self, backbone: Backbone, head: AtomwiseHead) -> None:
@@ -77,12 +79,19 @@ class AtomisticModel(nn.Module):
     def forward(self, batch: AtomsBatch) -> Tensor:
         features = self.backbone(batch)
         expected = self.backbone.output.width
-        if features.ndim != 2 or features.shape != (batch.num_nodes, expected):
+        rows, what = (batch.num_graphs, "G") if self.per_structure else (batch.num_nodes, "N")
+        if features.ndim != 2 or features.shape != (rows, expected):
             raise ValueError(
                 f"backbone {type(self.backbone).__name__} returned shape {list(features.shape)}; "
-                f"its OutputSpec promises [N, width] = [{batch.num_nodes}, {expected}]"
+                f"its OutputSpec promises [{what}, width] = [{rows}, {expected}]"
             )
         return self.head(features)
+
+    @property
+    def per_structure(self) -> bool:
+        """The backbone reads out per structure (``OutputSpec`` kind ``structure``): outputs
+        are [G, out_dim] and are not pooled."""
+        return self.backbone.output.kind == "structure"
 
 
 def pool(values: Tensor, batch: AtomsBatch, readout: Readout) -> Tensor:

@@ -76,7 +76,9 @@ class PropertyTask(AtomisticTask):
         return {name: ErrorMetrics(name) for name in self.properties}
 
     def _predict(self, batch: AtomsBatch, *, create_graph: bool) -> dict[str, Tensor]:
-        pooled = pool(self.network()(batch), batch, self.hparams.readout)
+        network = self.network()
+        outputs = network(batch)
+        pooled = outputs if network.per_structure else pool(outputs, batch, self.hparams.readout)
         values = self.normalizer(pooled)
         result: dict[str, Tensor] = {}
         start = 0
