@@ -25,6 +25,7 @@ from matforge.training.defaults import (
     quiet_lightning,
 )
 from matforge.training.prediction_writer import PredictionWriter
+from matforge.training.resume import RunRecord, check_same_data, choose_resumable
 from matforge.training.rundir import RUN_DIR_ENV, RunDirectory
 
 DEFAULT_SEED = 0
@@ -74,6 +75,12 @@ class MatforgeCLI(LightningCLI):
             default=None,
             help="Run directory to use (default: <runs_root>/<task>-<model>-<timestamp>).",
         )
+        parser.add_argument(
+            "--early_stopping",
+            type=int | None,
+            default=None,
+            help="Stop after this many epochs without a lower validation loss (default: never).",
+        )
 
     # -- run directory ----------------------------------------------------------------------
 
@@ -90,16 +97,12 @@ class MatforgeCLI(LightningCLI):
         if config.get("run_dir"):
             run = RunDirectory(Path(config.run_dir))
         elif self.subcommand == "fit" and config.get("ckpt_path") == "last":
-            run = RunDirectory.latest(config.runs_root, task, model)
-            if run is None:
-                raise FileNotFoundError(
-                    f"--ckpt_path last: no earlier {task}-{model} run with checkpoints/last.ckpt under "
-                    f"{config.runs_root}/ (give --run_dir or a checkpoint path)"
-                )
+            run = choose_resumable(config.runs_root, run_record(config))
         else:
             label = model if self.subcommand == "fit" else f"{model}-{self.subcommand}"
             run = RunDirectory.new(config.runs_root, task, label)
         if self.subcommand == "fit" and config.get("ckpt_path") == "last":
+            check_same_data(run, run_record(config))
             config.ckpt_path = str(run.last_checkpoint)
         os.environ[RUN_DIR_ENV] = str(run.path)
         return run
@@ -120,6 +123,8 @@ class MatforgeCLI(LightningCLI):
             monitor=getattr(self.model, "monitor", None),
             progress_bar=flag_enabled(trainer_config, "enable_progress_bar"),
             checkpoints=self.subcommand == "fit" and flag_enabled(trainer_config, "enable_checkpointing"),
+            model_summary=self.subcommand == "fit" and flag_enabled(trainer_config, "enable_model_summary"),
+            early_stopping=self._get(self.config, "early_stopping") if self.subcommand == "fit" else None,
         )
         if self.subcommand == "predict" and run is not None:
             self.prediction_writer = PredictionWriter(run.path / "predictions")
@@ -173,7 +178,9 @@ SHORTHAND_HELP = (
     "class; --model NAME a registered backbone (matforge list model); --data devset:NAME or "
     "--data DIR the matforge DataModule on that dataset; --seed N; --deterministic. Runs write "
     "to --runs_root/<task>-<model>-<timestamp> unless --run_dir is given; --ckpt_path last "
-    "resumes the newest run of the same task and model. Add --debug for tracebacks."
+    "resumes the one run recorded with the same task, model and data (several: say which with "
+    "--run_dir). --early_stopping N stops after N epochs without a lower val/loss. Add --debug "
+    "for tracebacks."
 )
 
 
@@ -205,6 +212,18 @@ def run_names(config: Any) -> tuple[str, str]:
     init_args = model.get("init_args") if hasattr(model, "get") else None
     backbone = init_args.get("backbone") if init_args is not None and hasattr(init_args, "get") else None
     return _task_name(class_path), backbone if isinstance(backbone, str) else "model"
+
+
+def run_record(config: Any) -> RunRecord:
+    """Task class path, backbone name and data path of a parsed fit config (for resuming)."""
+    model, data = config.get("model") or {}, config.get("data") or {}
+    model_args = model.get("init_args") if hasattr(model, "get") else None
+    data_args = data.get("init_args") if hasattr(data, "get") else None
+    return RunRecord.from_parts(
+        model.get("class_path") if hasattr(model, "get") else None,
+        model_args.get("backbone") if model_args is not None and hasattr(model_args, "get") else None,
+        data_args.get("path") if data_args is not None and hasattr(data_args, "get") else None,
+    )
 
 
 def _task_name(class_path: str | None) -> str:

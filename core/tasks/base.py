@@ -39,6 +39,9 @@ from matforge.tasks.optimisation import (
     epochs_to_steps,
     steps_of,
 )
+from matforge.training.defaults import hide_lightning_adverts
+
+hide_lightning_adverts()
 
 #: Key of matforge's own record in a Lightning checkpoint (task class, version).
 CHECKPOINT_KEY = "matforge"
@@ -239,7 +242,9 @@ class AtomisticTask(pl.LightningModule):
     def validation_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         split = self._split_name("val", dataloader_idx)
         loss = self._step(batch, split, training=False)
-        if dataloader_idx == 0 and f"{split}/loss" != MONITOR:
+        # The alias only where no validation set is itself named "val" (its own loss is then
+        # the monitor: logging both would log val/loss twice).
+        if dataloader_idx == 0 and f"{split}/loss" != MONITOR and not self._has_split(MONITOR.partition("/")[0]):
             mean, attribute = self.metrics.loss("val", "loss", self.device)
             mean.update(loss.detach(), weight=batch.num_graphs)
             self.log(MONITOR, mean, on_epoch=True, batch_size=batch.num_graphs, add_dataloader_idx=False,
@@ -280,6 +285,11 @@ class AtomisticTask(pl.LightningModule):
                 metric_attribute=f"metrics.{attribute}",
             )
         return losses["loss"]
+
+    def _has_split(self, name: str) -> bool:
+        """Whether one of the datamodule's validation sets is called ``name``."""
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        return name in (getattr(datamodule, "val_names", None) or [])
 
     def _split_name(self, stage: str, dataloader_idx: int) -> str:
         """``val_names``/``test_names`` of the datamodule in dataloader order, else ``val``

@@ -39,7 +39,6 @@ from matforge.batch import MissingTargetError
 from matforge.data.statistics import DatasetStatistics
 from matforge.elements import MAX_ATOMIC_NUMBER
 
-
 OutputScale = Literal["per_atom", "per_structure", "none"]
 OUTPUT_SCALES: tuple[str, ...] = ("per_atom", "per_structure", "none")
 

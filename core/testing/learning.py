@@ -90,9 +90,9 @@ def composition_baseline_mae(train: Sequence[Any], structures: Sequence[Any], ta
 
 
 def train_config(
-    config: str | os.PathLike,
+    config: str | os.PathLike | None,
     *,
-    epochs: int,
+    epochs: int | None = None,
     overrides: Sequence[str] = (),
     runs_root: str | os.PathLike = "runs",
     splits: Sequence[str] | None = None,
@@ -100,7 +100,10 @@ def train_config(
 ) -> LearningResult:
     """Train ``config`` for ``epochs`` epochs on CPU and measure it against the baselines.
 
-    ``overrides`` are extra ``matforge fit`` arguments (``"--model.init_args.lr", "1e-3"``);
+    ``config``: a config file, or ``None`` to give everything in ``overrides`` (the CLI's
+    shorthands work: ``"--task", "s2ef", "--model", "egnn", "--data", "devset:lips"``);
+    ``epochs``: ``None`` keeps the config's ``max_epochs``. ``overrides`` are extra
+    ``matforge fit`` arguments (``"--model.init_args.lr", "1e-3"``);
     ``splits`` the validation splits to score (default: all of the run's validation sets);
     ``threads`` sets ``torch.set_num_threads`` for the run (restored afterwards; ``None``
     leaves it). Raises ``RuntimeError`` when ``matforge fit`` fails.
@@ -109,15 +112,14 @@ def train_config(
 
     from matforge.cli.main import main
     from matforge.data.datamodule import AtomicDataModule
-    from matforge.training.evaluation import run_data
     from matforge.tasks import load_task
     from matforge.training.evaluation import run_data
     from matforge.training.rundir import RunDirectory
 
-    run = RunDirectory.new(runs_root, "learning", Path(config).stem)
+    run = RunDirectory.new(runs_root, "learning", Path(config).stem if config is not None else "run")
     args = [
-        "fit", "--config", os.fspath(config),
-        "--trainer.max_epochs", str(epochs),
+        "fit", *(["--config", os.fspath(config)] if config is not None else []),
+        *(["--trainer.max_epochs", str(epochs)] if epochs is not None else []),
         "--trainer.accelerator", "cpu", "--trainer.devices", "1",
         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
         "--run_dir", str(run.path), *overrides,
