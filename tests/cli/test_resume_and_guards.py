@@ -124,18 +124,19 @@ def test_a_run_on_other_data_is_never_resumed(matforge, cluster_data, fast, caps
 
 
 def test_a_non_finite_loss_stops_training_naming_the_step_and_the_last_checkpoint(matforge, cluster_data, fast, capsys):
-    assert matforge(*fit_args(cluster_data, fast), "--trainer.max_epochs", "1") == 0
-    run = only_run()
-    # resumed at a learning rate that overflows at once: the loss becomes inf/nan
+    # epoch 0 at lr 1e-3, then gamma**1 = 1e30 times that: the loss overflows in epoch 1
     status = matforge("fit", "--task", "is2re", "--model", "toy-pair", "--data", cluster_data, *fast,
-                      "--model.init_args.lr", "1e30", "--model.init_args.optimizer", "sgd",
-                      "--trainer.max_epochs", "4", "--ckpt_path", "last")  # fmt: skip
+                      "--model.init_args.lr", "1e-3", "--model.init_args.scheduler", "exponential",
+                      "--model.init_args.gamma", "1e30", "--trainer.max_epochs", "4")  # fmt: skip
     err = capsys.readouterr().err
     assert status == 1, err
-    assert "training stopped at epoch" in err and "step" in err
-    assert "last.ckpt" in err
+    assert "training stopped at epoch 1, step" in err and "the training loss is" in err
+    assert "last good checkpoint is" in err and "last.ckpt (epoch 0, step 3)" in err
+    run = only_run()
     for name in ("best.ckpt", "last.ckpt"):
-        state = torch.load(run / "checkpoints" / name, map_location="cpu", weights_only=False)["state_dict"]
+        checkpoint = torch.load(run / "checkpoints" / name, map_location="cpu", weights_only=False)
+        assert checkpoint["epoch"] == 0, name
+        state = checkpoint["state_dict"]
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()), name
 
 
