@@ -4,7 +4,7 @@ and a short parameter summary.
 In a log file (stdout not a terminal) a live progress bar writes each refresh as text, about a
 dozen wrapped lines per epoch; :class:`EpochLineProgress` prints one line per epoch instead::
 
-    epoch 3/20  75 steps  12.4 s  train/loss 0.2113  val/loss 0.2544  val_id/energy_mae 0.1781
+    epoch 3/10  75 steps  12.4 s  train/loss 0.2113  val/loss 0.2544  val_id/energy_mae 0.1781 ...
 
 :class:`ParameterSummary` is Lightning's model summary without the FLOPs column and its
 ``Total FLOPs: 0`` (matforge's batches are not sized tensors Lightning can count FLOPs on).
@@ -59,7 +59,8 @@ class EpochLineProgress(ProgressBar):
 def epoch_line(trainer: pl.Trainer, seconds: float, steps: int, metrics: int = 6) -> str:
     """``epoch E/N  S steps  T s  name value …`` from the trainer's logged epoch metrics."""
     logged = {k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k and not k.endswith("_step")}
-    names = [k for k in _FIRST if k in logged] + [k for k in logged if k not in _FIRST and not k.startswith("train/")]
+    # the losses, then each validation set's MAEs (the numbers a reader compares)
+    names = [k for k in _FIRST if k in logged] + [k for k in logged if k.endswith("_mae") and not k.startswith("train/")]
     total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
     values = "  ".join(f"{k.removesuffix('_epoch')} {logged[k]:.4g}" for k in names[:metrics])
     return f"epoch {trainer.current_epoch + 1}/{total}  {steps} steps  {seconds:.1f} s  {values}".rstrip()
