@@ -166,3 +166,14 @@ def test_validation_split_named_val_is_logged_once(matforge, cluster_data, fast,
     run = only_run()
     assert matforge("evaluate", str(run)) == 0, capsys.readouterr().err
     assert matforge("plot", str(run)) == 0, capsys.readouterr().err
+
+
+def test_curves_keep_the_loss_of_a_validation_set_named_val(tmp_path):
+    from matforge.training.curves import read_curves
+
+    named = tmp_path / "named.csv"
+    named.write_text("epoch,step,val/loss,val/force_mae\n0,3,0.5,0.2\n1,7,0.4,0.1\n")
+    assert read_curves(named)["loss"]["val"] == [(0, 0.5), (1, 0.4)]
+    alias = tmp_path / "alias.csv"
+    alias.write_text("epoch,step,val/loss,val_id/loss\n0,3,0.5,0.5\n")
+    assert set(read_curves(alias)["loss"]) == {"val_id"}
