@@ -44,7 +44,7 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
     ],
     # 300 steps (3 epochs of 100 batches), validation on 5 batches: what fits the CPU budget
     "s2ef": [
-        ("egnn-paper, energy weight 1, cosine + 0.2 epoch warm-up (config's loss weights)",
+        ("egnn-paper, energy weight 1, cosine + 0.2 epoch warm-up",
          [*S2EF_CUT, f"{M}warmup_epochs", "0.2"]),
         ("egnn-paper, energy weight 0.05, cosine + 0.2 epoch warm-up",
          [*S2EF_CUT, f"{M}warmup_epochs", "0.2", f"{M}energy_weight", "0.05"]),
@@ -58,6 +58,8 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
     "lips": [
         ("egnn-paper, energy weight 1, cosine + 1 epoch warm-up", [*LIPS, f"{M}scheduler", "cosine", f"{M}warmup_epochs", "1"]),
         ("egnn-paper, energy weight 0.02, constant lr 3e-3", [*LIPS, *FORCE_WEIGHTED]),
+        ("egnn 32 wide, 16 radial, 5 Å; energy weight 0.02, constant lr 3e-3",
+         [*LIPS, *FORCE_WEIGHTED, f"{M}backbone", "egnn", f"{M}backbone_args", EGNN_SMALL]),
     ],
 }
 
