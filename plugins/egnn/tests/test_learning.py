@@ -71,8 +71,7 @@ def test_s2ef_egnn_halves_the_zero_force_error(tmp_path):
         CONFIGS / "s2ef-egnn-paper.yaml",
         runs_root=tmp_path,
         splits=["val_id"],
-        overrides=[*S2EF_CUT, *FORCE_WEIGHTED, "--model.init_args.backbone", "egnn",
-                   "--model.init_args.backbone_args", EGNN_SMALL],  # fmt: skip
+        overrides=[*S2EF_CUT, *FORCE_WEIGHTED, "--model.init_args.backbone", "egnn", "--model.init_args.backbone_args", EGNN_SMALL],
     )
     report("S2EF, egnn", result)
     assert result.ratio("val_id", "force_mae") <= 0.5
@@ -96,4 +95,8 @@ def test_lips_paper_egnn_halves_the_zero_force_error(tmp_path):
     assert result.ratio("val", "force_mae") <= 0.5
 
 
-LIPS_SMALL
+def test_lips_egnn_halves_the_zero_force_error(tmp_path):
+    overrides = [*LIPS, "--model", "egnn", "--model.init_args.backbone_args", EGNN_SMALL, *FORCE_WEIGHTED]
+    result = train_config(None, runs_root=tmp_path, overrides=overrides, splits=["val"])
+    report("LiPS, egnn", result)
+    assert result.ratio("val", "force_mae") <= 0.5
