@@ -164,7 +164,9 @@ def hide_lightning_adverts() -> None:
 
 
 #: Lightning's adverts for its cloud products, printed as INFO records on every fit.
-_ADVERTS = ("litlogger", "litmodels", "Lightning model registry", "💡 Tip")
+_ADVERTS = ("litlogger", "litmodels", "Lightning model registry", "💡 Tip",
+            # and its note that matforge's own summary replaces the default one
+            "Skipping setting a default `ModelSummary` callback")
 
 
 def _drop_adverts(record: Any) -> bool:
