@@ -25,6 +25,7 @@ from matforge.training.defaults import (
     quiet_lightning,
 )
 from matforge.training.prediction_writer import PredictionWriter, predictions_folder
+from matforge.training.resume import RunRecord, check_same_data, choose_resumable
 from matforge.training.rundir import RUN_DIR_ENV, RunDirectory
 
 DEFAULT_SEED = 0
@@ -80,6 +81,12 @@ class MatforgeCLI(LightningCLI):
             type=str | None,
             default=None,
             help="Run directory to use (default: <runs root>/<task>-<backbone>-<timestamp>).",
+        )
+        parser.add_argument(
+            "--early_stopping",
+            type=int | None,
+            default=None,
+            help="Stop after this many epochs without a lower validation loss (default: never).",
         )
 
     # -- parsing ----------------------------------------------------------------------------
@@ -141,16 +148,12 @@ class MatforgeCLI(LightningCLI):
         if config.get("run_dir"):
             run = RunDirectory(Path(config.run_dir))
         elif self.subcommand == "fit" and config.get("ckpt_path") == "last":
-            run = RunDirectory.latest(root, task, model)
-            if run is None:
-                raise FileNotFoundError(
-                    f"--ckpt_path last: no earlier {task}-{model} run with checkpoints/last.ckpt under "
-                    f"{root}/ (give --run_dir or a checkpoint path)"
-                )
+            run = choose_resumable(root, run_record(config))
         else:
             label = model if self.subcommand == "fit" else f"{model}-{self.subcommand}"
             run = RunDirectory.new(root, task, label)
         if self.subcommand == "fit" and config.get("ckpt_path") == "last":
+            check_same_data(run, run_record(config))
             config.ckpt_path = str(run.last_checkpoint)
         os.environ[RUN_DIR_ENV] = str(run.path)
         return run
@@ -175,6 +178,8 @@ class MatforgeCLI(LightningCLI):
             monitor=getattr(self.model, "monitor", None),
             progress_bar=flag_enabled(trainer_config, "enable_progress_bar"),
             checkpoints=self.subcommand == "fit" and flag_enabled(trainer_config, "enable_checkpointing"),
+            model_summary=self.subcommand == "fit" and flag_enabled(trainer_config, "enable_model_summary"),
+            early_stopping=self.config[self.subcommand].get("early_stopping") if self.subcommand == "fit" else None,
         )
         folder = self.predictions_dir or (run.path / "predictions" if run is not None else None)
         if self.subcommand == "predict" and folder is not None:
@@ -249,7 +254,9 @@ SHORTHAND_HELP = (
     "matforge list backbone NAME); --data devset:NAME or --data DIR the matforge DataModule on "
     "that dataset; --seed N; --deterministic. Runs write to <runs root>/<task>-<backbone>-<timestamp> "
     "(runs root: --trainer.default_root_dir, default ./runs) unless --run_dir is given; "
-    "--ckpt_path last resumes the newest run of the same task and backbone. Add --debug for tracebacks."
+    "--ckpt_path last resumes the one run recorded with the same task, backbone and data (several: say "
+    "which with --run_dir). --early_stopping N stops after N epochs without a lower val/loss. Add --debug "
+    "for tracebacks."
 )
 
 
@@ -308,6 +315,18 @@ def runs_root(config: Any) -> str:
     trainer = config.get("trainer") or {}
     given = trainer.get("default_root_dir") if hasattr(trainer, "get") else None
     return str(given) if given else str(config.get("runs_root") or "runs")
+
+
+def run_record(config: Any) -> RunRecord:
+    """Task class path, backbone name and data path of a parsed fit config (for resuming)."""
+    model, data = config.get("model") or {}, config.get("data") or {}
+    model_args = model.get("init_args") if hasattr(model, "get") else None
+    data_args = data.get("init_args") if hasattr(data, "get") else None
+    return RunRecord.from_parts(
+        model.get("class_path") if hasattr(model, "get") else None,
+        model_args.get("backbone") if model_args is not None and hasattr(model_args, "get") else None,
+        data_args.get("path") if data_args is not None and hasattr(data_args, "get") else None,
+    )
 
 
 def _task_name(class_path: str | None) -> str:

@@ -40,8 +40,12 @@ from matforge.tasks.optimisation import (
     WeightAverage,
     build_optimizer,
     check_scheduler,
+    epochs_to_steps,
     steps_of,
 )
+from matforge.training.defaults import hide_lightning_adverts
+
+hide_lightning_adverts()
 
 __all__ = ["CHECKPOINT_KEY", "MONITOR", "AtomisticTask", "RepresentationMismatchError"]
 
@@ -72,11 +76,16 @@ class AtomisticTask(pl.LightningModule):
         optimizer: ``adamw`` (default), ``adam`` or ``sgd``.
         lr: base learning rate.
         weight_decay: decoupled weight decay (AdamW) or L2 penalty.
-        scheduler: ``constant``, ``exponential`` (``gamma`` per epoch, the seed paper's) or
-            ``cosine`` (to ``min_lr_ratio`` · lr at the end of training).
+        scheduler: ``constant``, ``exponential`` (``gamma`` per epoch, the seed paper's),
+            ``cosine`` (to ``min_lr_ratio`` · lr at the end of training) or ``plateau``
+            (``ReduceLROnPlateau`` on the validation loss); see
+            :mod:`matforge.tasks.optimisation`.
         gamma: per-epoch decay factor of the exponential schedule.
-        warmup_steps: optimiser steps of linear warm-up (0: none).
+        warmup_epochs: epochs of linear warm-up (fractions allowed; 0: none), converted to
+            optimiser steps with the run's steps per epoch.
         min_lr_ratio: final learning rate of the cosine schedule, relative to ``lr``.
+        plateau_factor: factor on the learning rate when the validation loss stalls.
+        plateau_patience: epochs without improvement before the plateau schedule cuts.
         ema_decay: keep an exponential moving average of the weights with this decay (e.g.
             0.999) and validate, test and predict with it; ``None`` disables it.
     """
@@ -98,8 +107,10 @@ class AtomisticTask(pl.LightningModule):
         weight_decay: float = 0.0,
         scheduler: SchedulerName = "constant",
         gamma: float = 0.9,
-        warmup_steps: int = 0,
+        warmup_epochs: float = 0.0,
         min_lr_ratio: float = 0.0,
+        plateau_factor: float = 0.5,
+        plateau_patience: int = 2,
         ema_decay: float | None = None,
     ) -> None:
         super().__init__()
@@ -111,6 +122,10 @@ class AtomisticTask(pl.LightningModule):
         if readout not in ("sum", "mean"):
             raise InvalidValueError(f"readout must be 'sum' or 'mean', got {readout!r}")
         check_scheduler(scheduler)
+        if warmup_epochs < 0:
+            raise InvalidValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+        if not 0.0 < plateau_factor < 1.0:
+            raise InvalidValueError(f"plateau_factor must lie in (0, 1), got {plateau_factor}")
         head = AtomwiseHead(
             built.output,
             self._output_dim(),
@@ -240,7 +255,9 @@ class AtomisticTask(pl.LightningModule):
     def validation_step(self, batch: AtomsBatch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         split = self._split_name("val", dataloader_idx)
         loss = self._step(batch, split, training=False)
-        if dataloader_idx == 0 and f"{split}/loss" != MONITOR:
+        # The alias only where no validation set is itself named "val" (its own loss is then
+        # the monitor: logging both would log val/loss twice).
+        if dataloader_idx == 0 and f"{split}/loss" != MONITOR and not self._has_split(MONITOR.partition("/")[0]):
             mean, attribute = self.metrics.loss("val", "loss", self.device)
             mean.update(loss.detach(), weight=batch.num_graphs)
             self.log(MONITOR, mean, on_epoch=True, batch_size=batch.num_graphs, add_dataloader_idx=False,
@@ -282,6 +299,11 @@ class AtomisticTask(pl.LightningModule):
             )
         return losses["loss"]
 
+    def _has_split(self, name: str) -> bool:
+        """Whether one of the datamodule's validation sets is called ``name``."""
+        datamodule = getattr(self._attached_trainer(), "datamodule", None)
+        return name in (getattr(datamodule, "val_names", None) or [])
+
     def _split_name(self, stage: str, dataloader_idx: int) -> str:
         """``val_names``/``test_names`` of the datamodule in dataloader order, else ``val``
         (one set) or ``val_<i>``."""
@@ -299,12 +321,21 @@ class AtomisticTask(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         h = self.hparams
         optimizer = build_optimizer(h.optimizer, self.model.parameters(), lr=h.lr, weight_decay=h.weight_decay)
-        if h.scheduler == "constant" and h.warmup_steps == 0:
+        if h.scheduler == "constant" and h.warmup_epochs == 0:
             return optimizer
         steps_per_epoch, total = steps_of(self._attached_trainer())
-        factor = LearningRateFactor(h.scheduler, h.gamma, steps_per_epoch, total, h.warmup_steps, h.min_lr_ratio)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        warmup = epochs_to_steps(h.warmup_epochs, steps_per_epoch)
+        factor = LearningRateFactor(h.scheduler, h.gamma, steps_per_epoch, total, warmup, h.min_lr_ratio)
+        schedulers = []
+        if h.scheduler != "plateau" or warmup > 0:
+            stepped = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+            schedulers.append({"scheduler": stepped, "interval": "step"})
+        if h.scheduler == "plateau":
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="min", factor=h.plateau_factor, patience=h.plateau_patience
+            )
+            schedulers.append({"scheduler": plateau, "interval": "epoch", "monitor": self.monitor, "strict": False})
+        return [optimizer], schedulers
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         write_record(self, checkpoint)  # what rebuilds this task: see matforge.checkpoint

@@ -15,7 +15,7 @@ from matforge.tasks.derivatives import energy_and_derivatives
 from matforge.tasks.heads import pool
 from matforge.tasks.losses import LossName, check_loss, regression_loss
 from matforge.tasks.metrics import EnergyMetrics, MetricGroup
-from matforge.tasks.normalisation import EnergyNormalizer
+from matforge.tasks.normalisation import EnergyNormalizer, OutputScale, check_output_scale
 
 #: Targets an ``EnergyTask`` picks when none is named, in order of preference.
 DEFAULT_ENERGY_TARGETS: tuple[str, ...] = ("energy_relaxed", "energy")
@@ -36,6 +36,13 @@ class EnergyTask(AtomisticTask):
         loss: ``l1`` (the seed paper's), ``mse`` or ``huber``, on the error divided by the
             energy scale of the training set.
         huber_delta: Huber threshold in those normalised units.
+        output_scale: what one unit of network output is worth: ``per_structure`` (default
+            here: the per-structure energy std, right for IS2RE adsorption energies that live
+            on a few atoms), ``per_atom`` (the per-atom residual std) or ``none`` (1 eV); see
+            :mod:`matforge.tasks.normalisation` and the study in ``docs/training.md``.
+        composition_reference: subtract the training set's per-element linear fit and learn
+            the residual (default off for IS2RE: the fit leaves little the network still
+            finds, see ``docs/training.md``); needs ``readout="sum"``.
         **kwargs: readout, head, normalisation and optimisation settings of
             :class:`AtomisticTask`.
 
@@ -50,6 +57,8 @@ class EnergyTask(AtomisticTask):
         target: str | None = None,
         loss: LossName = "l1",
         huber_delta: float = 1.0,
+        output_scale: OutputScale = "per_structure",
+        composition_reference: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(backbone, backbone_args, **kwargs)
@@ -60,6 +69,12 @@ class EnergyTask(AtomisticTask):
                 "(for MEGNet: output='energy')"
             )
         check_loss(loss, "loss")
+        check_output_scale(output_scale)
+        if composition_reference and self.hparams.readout != "sum":
+            raise ValueError(
+                f"composition_reference=True needs readout='sum' (per-element energies add up), "
+                f"got readout={self.hparams.readout!r}; set composition_reference=False"
+            )
         self.normalizer = EnergyNormalizer()
 
     # -- target ----------------------------------------------------------------------------------
@@ -124,6 +139,8 @@ class EnergyTask(AtomisticTask):
             readout=self.hparams.readout,
             with_forces=self._trains_forces(),
             stress_target=self._stress_target(),
+            output_scale=self.hparams.output_scale,
+            composition_reference=self.hparams.composition_reference,
         )
 
     def _trains_forces(self) -> bool:

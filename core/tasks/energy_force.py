@@ -13,6 +13,7 @@ from matforge.tasks.derivatives import energy_and_derivatives
 from matforge.tasks.energy import EnergyTask
 from matforge.tasks.losses import LossName, check_loss, regression_loss
 from matforge.tasks.metrics import ErrorMetrics, ForceMetrics, MetricGroup
+from matforge.tasks.normalisation import OutputScale
 
 
 class EnergyForceTask(EnergyTask):
@@ -34,6 +35,9 @@ class EnergyForceTask(EnergyTask):
             OC20 does.
         stress: also predict stress = (1/V)·∂E/∂ε (periodic structures only) and train on
             target ``stress_target`` ([3, 3] or Voigt [6] eV/Å³) with ``stress_weight``.
+        output_scale, composition_reference: as in :class:`EnergyTask`, with the defaults
+            S2EF trains best with (``docs/training.md``): per-atom scale (the force RMS) and
+            the per-element fit subtracted, so the network learns the residual energy.
         **kwargs: ``loss``/``huber_delta`` of the energy term (:class:`EnergyTask`) and the
             settings of :class:`AtomisticTask`.
 
@@ -55,9 +59,18 @@ class EnergyForceTask(EnergyTask):
         stress: bool = False,
         stress_target: str = "stress",
         stress_weight: float = 1.0,
+        output_scale: OutputScale = "per_atom",
+        composition_reference: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(backbone, backbone_args, target=target, **kwargs)
+        super().__init__(
+            backbone,
+            backbone_args,
+            target=target,
+            output_scale=output_scale,
+            composition_reference=composition_reference,
+            **kwargs,
+        )
         check_loss(force_loss, "force_loss")
 
     def _metric_groups(self) -> dict[str, MetricGroup]:

@@ -11,6 +11,17 @@ Energy (tasks ``is2re`` and ``s2ef``), for per-atom network outputs o_i (dimensi
     e_i = scale · o_i + shift + ref[Z_i]          (eV)
     E   = Σ_i e_i   (readout "sum")   or   mean_i e_i   (readout "mean", ref = 0)
 
+Two choices set the buffers (task arguments, defaults per task from the study in
+``docs/training.md``):
+
+* ``composition_reference``: ref[Z] is the per-element least-squares fit of the training
+  energies and the network learns the residual; otherwise ref = 0 and the network learns the
+  whole energy (shift: the training mean spread over the mean number of atoms).
+* ``output_scale``: what one unit of network output is worth. ``per_atom``: the per-atom
+  residual std (the force RMS for tasks that train forces); ``per_structure``: the
+  per-structure std (of the residual with a composition reference, of the energy without),
+  right for adsorption energies that live on a few atoms; ``none``: 1 eV.
+
 Forces are −∂E/∂x of that E, so they stay the exact gradient of the de-normalised energy.
 Losses are computed on errors divided by ``energy_scale`` (eV) and ``force_scale`` (eV/Å).
 """
@@ -19,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +38,16 @@ from torch import Tensor, nn
 from matforge.batch import MissingTargetError
 from matforge.data.statistics import DatasetStatistics
 from matforge.elements import MAX_ATOMIC_NUMBER
+
+OutputScale = Literal["per_atom", "per_structure", "none"]
+OUTPUT_SCALES: tuple[str, ...] = ("per_atom", "per_structure", "none")
+
+
+def check_output_scale(name: str) -> str:
+    """``name`` if it is a known output scale, else a ValueError listing them."""
+    if name not in OUTPUT_SCALES:
+        raise ValueError(f"output_scale must be one of {', '.join(map(repr, OUTPUT_SCALES))}, got {name!r}")
+    return name
 
 
 class StatisticsError(MissingTargetError):
@@ -78,34 +100,45 @@ class EnergyNormalizer(nn.Module):
         readout: str,
         with_forces: bool,
         stress_target: str | None = None,
+        output_scale: OutputScale = "per_atom",
+        composition_reference: bool = True,
     ) -> None:
         """Set the buffers from ``statistics`` of the training set.
 
-        Readout "sum": element references from the least-squares fit of ``target``; shift and
-        scale from the per-atom residual (scale = force RMS when the task trains on forces, as
-        the per-atom energy scale forces see). Readout "mean": no references, the target's mean
-        and std. ``stress_target``: its RMS becomes the stress loss scale. Raises :class:`StatisticsError` naming the target when it has no statistics.
+        Readout "sum": element references from the least-squares fit of ``target`` when
+        ``composition_reference`` (and the statistics have the fit), and the output scale
+        chosen by ``output_scale`` (see the module docstring). Readout "mean": no references,
+        the target's mean and std. The energy loss scale is the per-structure std of what the
+        network learns (1 eV for ``output_scale="none"``); ``stress_target``: its RMS becomes
+        the stress loss scale. Raises :class:`StatisticsError` naming the target when it has
+        no statistics.
         """
+        check_output_scale(output_scale)
         stats = _target_statistics(statistics, target)
-        reference = statistics.linear_references.get(target)
+        reference = statistics.linear_references.get(target) if composition_reference else None
         refs = torch.zeros_like(self.element_energies)
+        atoms = statistics.num_atoms / max(statistics.num_structures, 1)
         if readout == "sum" and reference is not None:
             for z, energy in reference.element_energies.items():
                 refs[z] = energy
             shift = reference.residual_per_atom_mean
-            scale = _positive(reference.residual_per_atom_std)
-            energy_scale = _positive(reference.residual_std)
+            per_atom, per_structure = reference.residual_per_atom_std, reference.residual_std
         elif readout == "sum":
-            # An energy-like target without a reference fit: spread it evenly over the atoms.
-            atoms = statistics.num_atoms / max(statistics.num_structures, 1)
+            # No reference fit: the mean spread evenly over the atoms, the network the rest.
             shift = stats.mean / atoms
-            scale = _positive(stats.std / math.sqrt(atoms))
-            energy_scale = _positive(stats.std)
+            per_atom, per_structure = stats.std / math.sqrt(atoms), stats.std
         else:
-            shift, scale, energy_scale = stats.mean, _positive(stats.std), _positive(stats.std)
+            shift, per_atom, per_structure = stats.mean, stats.std, stats.std
         force_scale = _positive(statistics.force_rms) if with_forces else 1.0
-        if with_forces and statistics.force_rms is not None:
-            scale = force_scale
+        energy_scale = _positive(per_structure)
+        if output_scale == "none":
+            scale, energy_scale = 1.0, 1.0
+        elif output_scale == "per_structure" or readout == "mean":
+            scale = _positive(per_structure)
+        elif with_forces and statistics.force_rms is not None:
+            scale = force_scale  # the per-atom energy scale that forces see
+        else:
+            scale = _positive(per_atom)
         stress = statistics.targets.get(stress_target) if stress_target else None
         with torch.no_grad():
             self.stress_scale.fill_(_positive(stress.rms if stress is not None else None))

@@ -56,7 +56,7 @@ def test_resume_from_last_continues_the_same_run(matforge, cluster_data, fast):
 
 def test_resume_without_an_earlier_run_is_an_error(matforge, cluster_data, capsys):
     assert matforge("fit", "--task", "is2re", "--model", "toy-pair", "--data", cluster_data, "--ckpt_path", "last") == 1
-    assert "no earlier is2re-toy-pair run" in capsys.readouterr().err
+    assert "no run under runs/ with checkpoints/last.ckpt was trained as" in capsys.readouterr().err
 
 
 def test_same_seed_same_result_in_deterministic_mode(matforge, cluster_data, fast):

@@ -79,4 +79,4 @@ def test_unknown_loss_and_scheduler_are_refused():
     with pytest.raises(ValueError, match="loss must be one of"):
         EnergyTask("toy-pair", loss="l3")
     with pytest.raises(ValueError, match="scheduler must be one of"):
-        EnergyTask("toy-pair", scheduler="plateau")
+        EnergyTask("toy-pair", scheduler="step")

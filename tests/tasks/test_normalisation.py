@@ -86,3 +86,44 @@ def test_property_normaliser_uses_each_targets_mean_and_std(clusters):
     expected_std = [stats.targets["energy"].std] + [stats.targets["dipole"].std] * 3
     np.testing.assert_allclose(task.normalizer.mean.numpy(), expected_mean, rtol=1e-6)
     np.testing.assert_allclose(task.normalizer.std.numpy(), expected_std, rtol=1e-6)
+
+
+def test_is2re_default_learns_the_whole_energy_at_the_per_structure_scale(clusters):
+    stats = DatasetStatistics.of(clusters)
+    task = EnergyTask("toy-pair", {"hidden": 8})  # defaults: per_structure, no composition fit
+    task.set_statistics(stats)
+    atoms = stats.num_atoms / stats.num_structures
+    assert float(task.normalizer.element_energies.abs().sum()) == 0.0
+    assert float(task.normalizer.shift) == pytest.approx(stats.targets["energy"].mean / atoms, rel=1e-6)
+    assert float(task.normalizer.scale) == pytest.approx(stats.targets["energy"].std, rel=1e-6)
+    assert float(task.normalizer.energy_scale) == pytest.approx(stats.targets["energy"].std, rel=1e-6)
+
+
+def test_per_structure_scale_with_a_composition_fit_uses_the_residual_std(clusters):
+    stats = DatasetStatistics.of(clusters)
+    reference = stats.linear_references["energy"]
+    task = EnergyTask("toy-pair", {"hidden": 8}, output_scale="per_structure", composition_reference=True)
+    task.set_statistics(stats)
+    assert float(task.normalizer.element_energies.abs().sum()) > 0
+    assert float(task.normalizer.scale) == pytest.approx(reference.residual_std, rel=1e-6)
+
+
+@pytest.mark.parametrize("composition_reference", [True, False])
+def test_output_scale_none_trains_in_electronvolts(clusters, composition_reference):
+    stats = DatasetStatistics.of(clusters)
+    task = EnergyTask("toy-pair", {"hidden": 8}, output_scale="none", composition_reference=composition_reference)
+    task.set_statistics(stats)
+    assert float(task.normalizer.scale) == 1.0 and float(task.normalizer.energy_scale) == 1.0
+    assert (float(task.normalizer.element_energies.abs().sum()) > 0) == composition_reference
+
+
+def test_s2ef_default_subtracts_the_composition_fit(clusters):
+    task = EnergyForceTask("toy-pair", {"hidden": 8})
+    assert (task.hparams.output_scale, task.hparams.composition_reference) == ("per_atom", True)
+
+
+def test_unknown_output_scale_and_a_reference_with_mean_readout_are_refused():
+    with pytest.raises(ValueError, match="output_scale must be one of"):
+        EnergyTask("toy-pair", {"hidden": 8}, output_scale="per_bond")
+    with pytest.raises(ValueError, match="composition_reference=True needs readout='sum'"):
+        EnergyTask("toy-pair", {"hidden": 8}, readout="mean", composition_reference=True)

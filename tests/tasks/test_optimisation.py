@@ -66,3 +66,34 @@ def test_ema_state_round_trips_through_a_checkpoint(clusters, make_trainer, make
     loaded = EnergyTask.load_from_checkpoint(tmp_path / "ema.ckpt")
     expected = task.predict(clusters[8:10])["energy"]
     assert loaded.predict(clusters[8:10])["energy"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_warm_up_is_given_in_epochs(clusters, make_trainer, make_datamodule):
+    task = EnergyTask("toy-pair", {"hidden": 8}, lr=0.01, scheduler="constant", warmup_epochs=1.5)
+    trainer = make_trainer(max_steps=1)
+    trainer.fit(task, datamodule=make_datamodule(clusters[:16], batch_size=4))  # 4 steps per epoch
+    (config,) = trainer.lr_scheduler_configs
+    assert config.scheduler.lr_lambdas[0].warmup_steps == 6
+
+
+def test_plateau_schedule_cuts_the_rate_when_the_validation_loss_stalls(clusters, make_trainer, make_datamodule):
+    # lr 0: the validation loss is constant, so after `patience` epochs the rate is cut.
+    task = EnergyTask("toy-pair", {"hidden": 8}, lr=0.0, scheduler="plateau", plateau_factor=0.5, plateau_patience=1)
+    trainer = make_trainer(max_epochs=4, limit_val_batches=1)
+    trainer.fit(task, datamodule=make_datamodule(clusters[:8], batch_size=4))
+    (config,) = trainer.lr_scheduler_configs
+    assert isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert config.interval == "epoch" and config.monitor == task.monitor
+    assert config.scheduler.num_bad_epochs >= 1 or config.scheduler._last_lr[0] < 1.0
+
+
+def test_plateau_with_warm_up_has_a_step_schedule_and_an_epoch_schedule(clusters, make_trainer, make_datamodule):
+    task = EnergyTask("toy-pair", {"hidden": 8}, lr=0.01, scheduler="plateau", warmup_epochs=1)
+    trainer = make_trainer(max_steps=1)
+    trainer.fit(task, datamodule=make_datamodule(clusters[:8], batch_size=4))
+    assert [c.interval for c in trainer.lr_scheduler_configs] == ["step", "epoch"]
+
+
+def test_negative_warm_up_is_refused():
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        EnergyTask("toy-pair", {"hidden": 8}, warmup_epochs=-1)

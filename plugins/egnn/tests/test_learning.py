@@ -1,122 +1,107 @@
-"""Learning check (slow, runs in CI): EGNN trained briefly on CPU learns the EMT devsets.
+"""Learning checks (slow, run in CI): the shipped EGNN configs, trained on CPU with their own
+defaults, beat the trivial baselines by the margins the project promises (issue 12).
 
-IS2RE: after a bounded number of steps on ``emt-is2re/train``, the energy MAE on ``val_id``
-beats the composition-only baseline (per-element linear least-squares fit on train),
-measured here on the same data. S2EF: the force MAE on ``emt-s2ef/val_id`` beats the
-zero-force baseline by a clear margin. Both margins are printed (``pytest -s``).
+* IS2RE (``configs/is2re-egnn-paper.yaml`` on ``emt-is2re``): val_id energy MAE at least
+  25% below the composition baseline (per-element linear fit of the training energies).
+* S2EF (``configs/s2ef-egnn-paper.yaml`` on ``emt-s2ef``): val_id force MAE at least 50%
+  below the zero-force baseline.
+* LiPS (``devset:lips``, real DFT): force MAE on ``val`` at least 50% below zero force.
+
+The paper preset ``egnn-paper`` does not learn forces at devset scale (its predicted forces
+stay at ~1e-5 eV/Å whatever the loss weights or schedule, docs/training.md): those tests are
+strict xfails carrying the measured ratio, so a fix shows up as an XPASS to turn into a pass.
+The ``egnn`` preset (32 wide, radial basis, smooth cutoff) with a force-weighted loss learns
+S2EF forces and is asserted; on LiPS it does not yet (strict xfail with the measured ratio).
+
+Each trains through ``matforge fit`` (:func:`matforge.testing.learning.train_config`), one
+thread, and prints model, baseline and ratio (``pytest -s``). The budget is ≤ 3 min of CPU
+each; where a run is cut short for it, the cut is a trainer limit (batches per epoch),
+never a change of the config's model or optimisation settings.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterable
+from pathlib import Path
 
-import numpy as np
 import pytest
-import pytorch_lightning as pl
-import torch
 
-from matforge.data import AtomicDataModule
-from matforge.elements import MAX_ATOMIC_NUMBER
-from matforge.interfaces import build_representation
-from matforge.structure import AtomicStructure
-from matforge.tasks import EnergyForceTask, EnergyTask
+from matforge.testing.learning import train_config
 
 pytestmark = pytest.mark.slow
 
-#: The ``egnn`` preset narrowed (width 32, 3 layers, 5 Å) so that a few hundred CPU steps
-#: fit in the test's budget.
-ARGS = {"hidden": 32, "num_layers": 3, "edge_dims": [32, 32], "node_dims": [32],
-        "position_dims": [32], "projection_dims": [32], "output_dims": [32], "num_radial": 16,
-        "cutoff": 5.0}
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small batches: OpenMP threads cost more than they bring, badly so on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def report(name: str, result) -> None:
+    print(f"\n{name} ({result.train_cpu_s:.0f} s CPU of training)\n{result.table()}")
 
 
-def fit(task: pl.LightningModule, datamodule: AtomicDataModule, steps: int) -> None:
-    pl.seed_everything(0, verbose=False)
-    trainer = pl.Trainer(
-        max_steps=steps,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
+def test_is2re_config_beats_the_composition_baseline_by_a_quarter(tmp_path):
+    result = train_config(CONFIGS / "is2re-egnn-paper.yaml", runs_root=tmp_path, splits=["val_id"])
+    report("IS2RE", result)
+    assert result.ratio("val_id", "energy_mae") <= 0.75
+
+
+#: 300 optimiser steps (3 epochs of 100 batches) and 5 validation batches (they only pick the
+#: checkpoint): the S2EF devset's 250 steps per epoch do not fit the CPU budget otherwise.
+S2EF_CUT = ["--trainer.max_epochs", "3", "--trainer.limit_train_batches", "100", "--trainer.limit_val_batches", "5"]
+#: A force-weighted loss at a constant rate, as OC20 S2EF models are trained: with equal
+#: weights the energy term drowns the force term and the forces stay at zero (docs/training.md).
+FORCE_WEIGHTED = ["--model.init_args.energy_weight", "0.02", "--model.init_args.scheduler", "constant",
+                  "--model.init_args.warmup_epochs", "0", "--model.init_args.lr", "0.003"]  # fmt: skip
+EGNN_SMALL = ('{"hidden": 32, "num_layers": 3, "edge_dims": [32, 32], "node_dims": [32], "position_dims": [32], '
+              '"projection_dims": [32], "output_dims": [32], "num_radial": 16, "cutoff": 5.0}')
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="egnn-paper's forces stay at zero at devset scale: measured val_id force MAE 0.5651 vs "
+    "0.5651 eV/Å zero force (ratio 1.00, 300 steps, 60 s CPU; also with energy weight 0.05 or "
+    "0.02 and a constant rate: docs/training.md). The egnn preset learns them (next test).",
+)
+def test_s2ef_config_halves_the_zero_force_error(tmp_path):
+    overrides = [*S2EF_CUT, "--model.init_args.warmup_epochs", "0.2"]  # warm-up scaled to the cut epochs
+    result = train_config(CONFIGS / "s2ef-egnn-paper.yaml", runs_root=tmp_path, splits=["val_id"], overrides=overrides)
+    report("S2EF, configs/s2ef-egnn-paper.yaml", result)
+    assert result.ratio("val_id", "force_mae") <= 0.5
+
+
+def test_s2ef_egnn_halves_the_zero_force_error(tmp_path):
+    result = train_config(
+        CONFIGS / "s2ef-egnn-paper.yaml",
+        runs_root=tmp_path,
+        splits=["val_id"],
+        overrides=[*S2EF_CUT, *FORCE_WEIGHTED, "--model.init_args.backbone", "egnn", "--model.init_args.backbone_args", EGNN_SMALL],
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Lightning's advice on workers and logging
-        trainer.fit(task, datamodule)
+    report("S2EF, egnn", result)
+    assert result.ratio("val_id", "force_mae") <= 0.5
 
 
-def batches(task: pl.LightningModule, structures: list[AtomicStructure], size: int = 16) -> Iterable:
-    rep = build_representation(task.backbone)
-    for start in range(0, len(structures), size):
-        yield rep.collate([rep(s) for s in structures[start : start + size]])
+#: LiPS (160 frames of 83 atoms, 20 steps per epoch): one stoichiometry, so no composition fit.
+LIPS = ["--task", "s2ef", "--data", "devset:lips", "--trainer.max_epochs", "10",
+        "--model.init_args.composition_reference", "false"]  # fmt: skip
 
 
-def composition_matrix(structures: list[AtomicStructure]) -> np.ndarray:
-    """[S, 119] atom counts per element, plus a constant column."""
-    counts = np.zeros((len(structures), MAX_ATOMIC_NUMBER + 2))
-    for k, s in enumerate(structures):
-        np.add.at(counts[k], s.atomic_numbers, 1.0)
-    counts[:, -1] = 1.0
-    return counts
+@pytest.mark.xfail(
+    strict=True,
+    reason="egnn-paper's forces stay at zero on LiPS too: measured val force MAE 0.4535 vs 0.4535 "
+    "eV/Å zero force (ratio 1.00, 200 steps, 68 s CPU; docs/training.md)",
+)
+def test_lips_paper_egnn_halves_the_zero_force_error(tmp_path):
+    overrides = [*LIPS, "--model", "egnn-paper", "--model.init_args.scheduler", "cosine",
+                 "--model.init_args.warmup_epochs", "1", "--model.init_args.lr", "0.003626"]  # fmt: skip
+    result = train_config(None, runs_root=tmp_path, overrides=overrides, splits=["val"])
+    report("LiPS, egnn-paper", result)
+    assert result.ratio("val", "force_mae") <= 0.5
 
 
-def composition_baseline_mae(train: list[AtomicStructure], val: list[AtomicStructure], target: str) -> float:
-    """Val MAE (eV) of a per-element linear fit of the energies of ``train``."""
-    y = np.array([float(s.targets[target]) for s in train])
-    coefficients, *_ = np.linalg.lstsq(composition_matrix(train), y, rcond=None)
-    predicted = composition_matrix(val) @ coefficients
-    return float(np.mean(np.abs(predicted - np.array([float(s.targets[target]) for s in val]))))
-
-
-def test_is2re_energy_beats_the_composition_baseline():
-    datamodule = AtomicDataModule.from_devset("emt-is2re", batch_size=8)
-    train, val = list(datamodule.dataset("train")), list(datamodule.dataset("val_id"))
-    # Unnormalised: the adsorption-energy residual sits on a few adsorbate atoms, while the
-    # normaliser's per-atom scale spreads it over all ~34 (0.013 eV/atom), so normalised
-    # outputs would have to grow ~30x before they mattered.
-    task = EnergyTask("egnn", ARGS, target="energy_relaxed", lr=3e-3, normalize=False)
-    fit(task, datamodule, steps=600)
-
-    task.eval()
-    errors = []
-    with torch.no_grad():
-        for batch in batches(task, val):
-            errors.append((task(batch)["energy"] - batch.target("energy_relaxed").reshape(-1)).abs())
-    model_mae = float(torch.cat(errors).mean())
-    baseline = composition_baseline_mae(train, val, "energy_relaxed")
-    print(f"\nIS2RE val_id energy MAE: EGNN {model_mae:.4f} eV, composition baseline {baseline:.4f} eV, "
-          f"margin {baseline - model_mae:+.4f} eV ({1 - model_mae / baseline:.0%} lower)")
-    assert model_mae < baseline
-
-
-def test_s2ef_forces_beat_the_zero_force_baseline_clearly():
-    datamodule = AtomicDataModule.from_devset("emt-s2ef", batch_size=8)
-    val = list(datamodule.dataset("val_id"))
-    # A force-weighted loss, as OC20 S2EF models are trained: with equal weights the energy
-    # term (normalised per structure) drowns the force term for the first hundreds of steps.
-    task = EnergyForceTask("egnn", ARGS, lr=3e-3, energy_weight=0.02)
-    fit(task, datamodule, steps=300)
-
-    task.eval()
-    errors, magnitudes = [], []
-    for batch in batches(task, val):
-        free = ~batch.fixed  # the task scores free atoms only, as OC20 does
-        target = batch.target("forces")[free]
-        errors.append((task(batch)["forces"].detach()[free] - target).abs().flatten())
-        magnitudes.append(target.abs().flatten())
-    model_mae, zero_mae = float(torch.cat(errors).mean()), float(torch.cat(magnitudes).mean())
-    print(f"\nS2EF val_id force MAE: EGNN {model_mae:.4f} eV/Å, zero-force baseline {zero_mae:.4f} eV/Å, "
-          f"margin {zero_mae - model_mae:+.4f} eV/Å ({1 - model_mae / zero_mae:.0%} lower)")
-    assert model_mae < 0.7 * zero_mae
+@pytest.mark.xfail(
+    strict=True,
+    reason="LiPS forces are not learned in 200 steps by egnn either: measured val force MAE 0.4534 vs "
+    "0.4535 eV/Å zero force (ratio 1.00, 40 s CPU, force-weighted loss; docs/training.md)",
+)
+def test_lips_egnn_halves_the_zero_force_error(tmp_path):
+    overrides = [*LIPS, "--model", "egnn", "--model.init_args.backbone_args", EGNN_SMALL, *FORCE_WEIGHTED]
+    result = train_config(None, runs_root=tmp_path, overrides=overrides, splits=["val"])
+    report("LiPS, egnn", result)
+    assert result.ratio("val", "force_mae") <= 0.5
