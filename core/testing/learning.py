@@ -136,36 +136,21 @@ def train_config(
     if status != 0:
         raise RuntimeError(f"matforge {' '.join(args)} exited with status {status}")
 
+    from matforge.baselines import baseline_metrics, prediction_metrics
+
     task = load_task(run.best_checkpoint)
     task.eval()
     datamodule = AtomicDataModule(run_data(run))
-    train = list(datamodule.dataset("train"))
-    target = task.energy_target
-    with_forces = bool(task._prediction_defaults().get("forces"))
+    statistics = datamodule.statistics
     metrics: dict[str, dict[str, float]] = {}
     baselines: dict[str, dict[str, float]] = {}
     for split in splits or datamodule.val_names:
-        structures = list(datamodule.dataset(split))
-        predicted = task.predict(structures, forces=with_forces)
-        metrics[split] = {"energy_mae": float(np.mean(np.abs(np.asarray(predicted["energy"]) - energies(structures, target))))}
-        baselines[split] = {"energy_mae": composition_baseline_mae(train, structures, target)}
-        if with_forces:
-            model_mae, zero_mae = _force_errors(task, structures, predicted["forces"])
-            metrics[split]["force_mae"], baselines[split]["force_mae"] = model_mae, zero_mae
+        predicted = task.predict(list(datamodule.dataset(split)))  # forces where the task trains them
+        names = ["energy_mae", *(["force_mae"] if "forces" in predicted else [])]
+        model, baseline = prediction_metrics(predicted), baseline_metrics(predicted, statistics)
+        metrics[split] = {name: model[name] for name in names}
+        baselines[split] = {name: baseline[name] for name in names}
     return LearningResult(run.path, metrics, baselines, validation_curve(run.metrics_csv), cpu)
-
-
-def _force_errors(task: Any, structures: Sequence[Any], predicted: Sequence[np.ndarray]) -> tuple[float, float]:
-    """(model, zero-force) MAE over the force components the task scores."""
-    name = task.hparams.get("forces_target", "forces")
-    exclude_fixed = bool(task.hparams.get("exclude_fixed", False))
-    errors, magnitudes = [], []
-    for structure, forces in zip(structures, predicted):
-        reference = np.asarray(structure.targets[name])
-        keep = ~np.asarray(structure.fixed) if exclude_fixed else np.ones(len(reference), bool)
-        errors.append(np.abs(forces[keep] - reference[keep]).ravel())
-        magnitudes.append(np.abs(reference[keep]).ravel())
-    return float(np.mean(np.concatenate(errors))), float(np.mean(np.concatenate(magnitudes)))
 
 
 def validation_curve(metrics_csv: str | os.PathLike, metric: str = "loss") -> list[float]:
