@@ -15,7 +15,7 @@ PAPER_EGNN = {"backbone": "egnn-paper", "gamma": 0.6878}
 #: S2EF also needs a force-weighted loss at a constant rate ("Why egnn-paper did not learn forces").
 DEVSET_SCHEDULE = {
     "is2re-egnn-paper": {"lr": 0.003626, "scheduler": "cosine", "warmup_epochs": 1},
-    "s2ef-egnn-paper": {"lr": 0.003, "scheduler": "constant", "warmup_epochs": 0, "energy_weight": 0.02},
+    "s2ef-egnn-paper": {"lr": 0.003, "scheduler": "constant", "warmup_epochs": 0, "energy_weight": 0.01},
 }
 PAPER_SCHEDULE = "--model.init_args.scheduler exponential --model.init_args.gamma 0.6878"
 
