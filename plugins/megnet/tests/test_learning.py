@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
 import pytest
 import torch
 
 from matforge.data import AtomicDataModule
-from matforge.elements import MAX_ATOMIC_NUMBER
 from matforge.interfaces import build_representation
 from matforge.structure import AtomicStructure
 from matforge.tasks import EnergyForceTask, EnergyTask
+from matforge.testing.learning import composition_baseline_mae
 
 pytestmark = pytest.mark.slow
 
@@ -33,23 +32,6 @@ def batches(task, structures: list[AtomicStructure], size: int = 16) -> Iterable
     rep = build_representation(task.backbone)
     for start in range(0, len(structures), size):
         yield rep.collate([rep(s) for s in structures[start : start + size]])
-
-
-def composition_matrix(structures: list[AtomicStructure]) -> np.ndarray:
-    """[S, 119] atom counts per element, plus a constant column."""
-    counts = np.zeros((len(structures), MAX_ATOMIC_NUMBER + 2))
-    for k, s in enumerate(structures):
-        np.add.at(counts[k], s.atomic_numbers, 1.0)
-    counts[:, -1] = 1.0
-    return counts
-
-
-def composition_baseline_mae(train: list[AtomicStructure], val: list[AtomicStructure], target: str) -> float:
-    """Val MAE (eV) of a per-element linear fit of the energies of ``train``."""
-    y = np.array([float(s.targets[target]) for s in train])
-    coefficients, *_ = np.linalg.lstsq(composition_matrix(train), y, rcond=None)
-    predicted = composition_matrix(val) @ coefficients
-    return float(np.mean(np.abs(predicted - np.array([float(s.targets[target]) for s in val]))))
 
 
 def test_is2re_energy_beats_the_composition_baseline_by_a_quarter(fit):
