@@ -23,6 +23,8 @@ import itertools
 import torch
 from torch import Tensor
 
+from matforge.errors import InvalidValueError
+
 #: Bit mask of each basis blade: bit 0 = e1, bit 1 = e2, bit 2 = e3.
 BLADES: tuple[int, ...] = (0b000, 0b001, 0b010, 0b100, 0b011, 0b101, 0b110, 0b111)
 SCALAR, VECTOR, BIVECTOR, TRIVECTOR = slice(0, 1), slice(1, 4), slice(4, 7), slice(7, 8)
@@ -100,7 +102,7 @@ def tuple_products(m: Tensor, mode: str, normalized: bool = False) -> list[Tenso
     (``partial``, ``full``), then ``m_k`` (``full``). With ``normalized`` each product is
     followed by the list again divided by its norm (all 8 components, at least 1e-7)."""
     if mode not in MODES:
-        raise ValueError(f"product mode must be one of {MODES}, got {mode!r}")
+        raise InvalidValueError(f"product mode must be one of {MODES}, got {mode!r}")
     left, right = m.unsqueeze(-2), m.unsqueeze(-3)  # j on axis -3, k on axis -2
     products = [pair_products(m)]
     if mode in ("partial", "full"):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from matforge.errors import InvalidValueError
 from matforge.nn import mlp
 from matforge_graph import ops
 from matforge_graph.batch import GraphBatch
@@ -69,7 +70,7 @@ class MEGNetBlock(nn.Module):
     def __init__(self, width: int, hiddens: Sequence[int], conv_hiddens: Sequence[int], *, dense: bool, dropout: float) -> None:
         super().__init__()
         if conv_hiddens[-1] != width or (dense and hiddens[-1] != width):
-            raise ValueError(
+            raise InvalidValueError(
                 f"MEGNet skip connections need hiddens[-1] == conv_hiddens[-1] == {width}, got "
                 f"hiddens {list(hiddens)}, conv_hiddens {list(conv_hiddens)}"
             )

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from matforge.elements import MAX_ATOMIC_NUMBER
+from matforge.errors import InvalidValueError
 from matforge.interfaces import Backbone, OutputSpec
 from matforge.nn import GaussianBasis, cosine_cutoff, last_linear, mlp
 from matforge_graph.batch import GraphBatch
@@ -100,11 +101,11 @@ class MEGNet(Backbone):
     ) -> None:
         super().__init__()
         if output not in ("energy", "structure"):
-            raise ValueError(f"output must be 'energy' or 'structure', got {output!r}")
+            raise InvalidValueError(f"output must be 'energy' or 'structure', got {output!r}")
         if graph_state not in ("oc20", "zero"):
-            raise ValueError(f"graph_state must be 'oc20' or 'zero', got {graph_state!r}")
+            raise InvalidValueError(f"graph_state must be 'oc20' or 'zero', got {graph_state!r}")
         if num_blocks < 1 or not hiddens or not conv_hiddens or not output_dims:
-            raise ValueError("MEGNet needs num_blocks >= 1 and non-empty hiddens, conv_hiddens, output_dims")
+            raise InvalidValueError("MEGNet needs num_blocks >= 1 and non-empty hiddens, conv_hiddens, output_dims")
         width = hiddens[-1]
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from matforge.errors import InvalidValueError
 from matforge_graph.scatter import scatter_sum
 
 
@@ -51,7 +52,7 @@ class Set2Set(nn.Module):
     def __init__(self, width: int, iterations: int, num_layers: int) -> None:
         super().__init__()
         if iterations < 1 or num_layers < 1:
-            raise ValueError(f"Set2Set needs iterations >= 1 and num_layers >= 1, got {iterations}, {num_layers}")
+            raise InvalidValueError(f"Set2Set needs iterations >= 1 and num_layers >= 1, got {iterations}, {num_layers}")
         self.width = width
         self.iterations = iterations
         self.lstm = LSTMStack(2 * width, width, num_layers)
