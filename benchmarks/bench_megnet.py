@@ -21,14 +21,8 @@ from collections.abc import Callable
 
 import torch
 from _report import record
-from bench_egnn import (
-    Timing,
-    devset_structures,
-    energy_and_forces,
-    report,
-    synthetic_structures,
-    timed,
-)
+from bench_egnn import devset_structures, energy_and_forces, synthetic_structures
+from timing import Timing, interleaved, print_table
 
 from matforge.interfaces import build_representation
 from matforge.registry import registry
@@ -59,17 +53,15 @@ def bench_forward_forces(model, peers: dict[str, Callable], repeats: int, label:
     model.eval()
     rep = build_representation(model, cutoff=5.0)
     batch = rep.collate([rep(s) for s in synthetic_structures()])
-    print(f"forward+forces, megnet-paper, 32 x 30 atoms, radius 5 Å, {batch.total_edges} edges, "
-          f"float32, {torch.get_num_threads()} thread(s), torch {torch.__version__}{label}")
-    results = {}
-    for name, forward in peers.items():
-        results[name] = timed(lambda f=forward: energy_and_forces(f, model, batch), repeats)
-        print(f"  {name:24s} {results[name]}")
-    report(results)
+    title = (f"forward+forces, megnet-paper, 32 x 30 atoms, radius 5 Å, {batch.total_edges} edges, "
+             f"float32, {torch.get_num_threads()} thread(s), torch {torch.__version__}{label}, {repeats} interleaved rounds")
+    candidates = {name: (lambda f=forward: energy_and_forces(f, model, batch)) for name, forward in peers.items()}
+    results = interleaved(candidates, rounds=repeats)
+    print_table(title, results)
     ours = next(iter(results.values()))
     print(f"  reference only, NOT measured in this run: matsciml MEGNet (DGL, torch 2.2.1, 1 thread) "
-          f"~{MATSCIML_REFERENCE_MS:.0f} ms; ours {MATSCIML_REFERENCE_MS / ours.wall:.2f}x by wall time, "
-          f"{MATSCIML_REFERENCE_MS / ours.cpu:.2f}x by CPU time (goal: 2x in matsciml's environment)")
+          f"~{MATSCIML_REFERENCE_MS:.0f} ms in its own environment; ours here {ours.cpu:.0f} ms CPU, "
+          f"{ours.wall:.0f} ms wall (no ratio: the two were not measured in one run)")
     return results
 
 
@@ -83,9 +75,10 @@ def bench_training_step(model, peers: dict[str, Callable], repeats: int) -> dict
     rep = build_representation(model)
     batch = rep.collate([rep(s) for s in structures])
     target_energy, target_forces = batch.target("energy"), batch.target("forces")
-    print(f"training step (forward, forces, backward, AdamW), megnet-paper, 32 emt-s2ef frames "
-          f"({batch.num_nodes} atoms, {batch.total_edges} edges), {torch.get_num_threads()} thread(s)")
-    results = {}
+    title = (f"training step (forward, forces, backward, AdamW), megnet-paper, 32 emt-s2ef frames "
+             f"({batch.num_nodes} atoms, {batch.total_edges} edges), {torch.get_num_threads()} thread(s), "
+             f"{repeats} interleaved rounds")
+    candidates = {}
     for name, forward in peers.items():
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
@@ -96,9 +89,11 @@ def bench_training_step(model, peers: dict[str, Callable], repeats: int) -> dict
             loss.backward()
             optimizer.step()
 
-        results[name] = timing = timed(step, repeats)
-        print(f"  {name:24s} {timing}   {32e3 / timing.wall:6.1f} structures/s (wall)")
-    report(results)
+        candidates[name] = step
+    results = interleaved(candidates, rounds=repeats)
+    print_table(title, results)
+    for name, timing in results.items():
+        print(f"  {name:26s} {32e3 / timing.wall:6.1f} structures/s (wall)")
     return results
 
 
